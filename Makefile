@@ -1,0 +1,26 @@
+# `make run`: set up and run the main job (profile this machine, then the pets recommendation).
+# `make test`: set up and run the tests. Both create .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test bench clean
+
+$(BIN)/advisor: pyproject.toml constraints-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints-dev.txt -e '.[test]'
+	touch $@
+
+run: $(BIN)/advisor
+	$(BIN)/advisor profile
+	$(BIN)/advisor recommend --dataset-size 7390 --epochs 4
+
+test: $(BIN)/advisor
+	$(BIN)/python -m pytest -q
+
+bench: $(BIN)/advisor
+	$(BIN)/python benchmarks/same_machine.py
+
+clean:
+	rm -rf $(VENV) *.egg-info

@@ -1,0 +1,401 @@
+"""Calibration: a short real training of the workload on this machine, timed step by step.
+
+Warm-up steps are timed but kept apart (their excess over a steady step is the first-steps
+overhead: cudnn autotuning, allocator warm-up, loader workers starting). Timed steps run until
+the median step time is known within about 2 % or the phase's share of the budget is spent.
+One warm-up step runs under torch.profiler to split the step time between compute-heavy ops
+(convolution, matmul) and memory-bound ops (normalisation, activations, elementwise, optimizer).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+
+from advisor.opcount import COMPUTE_OPS, StepCost
+from advisor.stats import Samples
+from advisor.workload import Workload
+
+TARGET_RELATIVE_ERROR = 0.02
+Progress = Callable[[str, float], None]  # (what is being measured, fraction of the budget used)
+
+
+@dataclass(frozen=True)
+class CalibrationKey:
+    """What a calibration measured; a workload that matches it needs no scaling."""
+
+    model: str
+    num_classes: int
+    image_size: int
+    batch_size: int
+    precision: str
+    device: str
+    data_source: str  # "synthetic" or "imagefolder"
+    workers: int
+
+    @classmethod
+    def of(cls, workload: Workload, device: str) -> CalibrationKey:
+        return cls(workload.model, workload.num_classes, workload.image_size, workload.batch_size,
+                   workload.precision, device, workload.data_source,
+                   workload.workers if workload.data_dir else 0)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    key: CalibrationKey
+    requested_batch_size: int
+    train_step_seconds: Samples  # full-batch training steps after warm-up
+    eval_step_seconds: Samples  # full-batch forward passes, eval mode, no grad
+    frozen_step_seconds: Samples  # training steps with only the classifier head trainable
+    warmup_train_step_seconds: tuple[float, ...]
+    warmup_eval_step_seconds: tuple[float, ...]
+    new_shape_overhead_seconds: float = 0.0  # first step at a new batch shape (GPU autotuning)
+    epoch_start_seconds: float = 0.0  # train loader: iterator start beyond a steady step
+    valid_start_seconds: float = 0.0  # validation loader, likewise
+    synthetic_train_step_seconds: Samples | None = None  # same model without the loader
+    decode_images_per_s: Samples | None = None  # one process: decode + augment
+    peak_memory_bytes: int | None = None
+    peak_memory_kind: str = ""  # "cuda allocator peak" or "cpu resident growth"
+    op_split: dict[str, float] = field(default_factory=dict)  # share of a step's wall time
+    step_cost: StepCost | None = None
+    threads: int = 1
+    budget_s: float = 0.0
+    elapsed_s: float = 0.0
+    measured_at: str = ""
+    notes: tuple[str, ...] = ()
+
+    @property
+    def first_steps_overhead_seconds(self) -> float:
+        """Warm-up time beyond what the same number of steady steps would take."""
+        train = sum(self.warmup_train_step_seconds) - len(self.warmup_train_step_seconds) * self.train_step_seconds.median
+        evals = sum(self.warmup_eval_step_seconds) - len(self.warmup_eval_step_seconds) * self.eval_step_seconds.median
+        return max(0.0, train) + max(0.0, evals)
+
+    @property
+    def train_images_per_s(self) -> float:
+        return self.key.batch_size / self.train_step_seconds.median
+
+    @property
+    def eval_images_per_s(self) -> float:
+        return self.key.batch_size / self.eval_step_seconds.median
+
+    @property
+    def fitted_smaller_batch(self) -> bool:
+        return self.key.batch_size < self.requested_batch_size
+
+    def to_dict(self) -> dict:
+        d = {}
+        for name, value in self.__dict__.items():
+            if isinstance(value, Samples):
+                d[name] = {"values": value.to_list(), "median": value.median}
+            elif isinstance(value, StepCost):
+                d[name] = value.to_dict()
+            elif name == "key":
+                d[name] = asdict(value)
+            else:
+                d[name] = value
+        d["first_steps_overhead_seconds"] = self.first_steps_overhead_seconds
+        d["train_images_per_s"] = self.train_images_per_s
+        d["eval_images_per_s"] = self.eval_images_per_s
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Calibration:
+        kwargs = {}
+        for name in cls.__dataclass_fields__:
+            if name not in d:
+                continue
+            value = d[name]
+            if name == "key":
+                value = CalibrationKey(**value)
+            elif name.endswith(("_step_seconds", "_images_per_s")) and isinstance(value, dict):
+                value = Samples(tuple(value["values"]))
+            elif name.startswith("warmup_") or name == "notes":
+                value = tuple(value)
+            elif name == "step_cost" and value is not None:
+                value = StepCost.from_dict(value)
+            kwargs[name] = value
+        return cls(**kwargs)
+
+
+def _time_steps(step: Callable[[], None], sync: Callable[[], None], timer, *, min_n: int,
+                max_n: int, deadline: float) -> list[float]:
+    times: list[float] = []
+    while len(times) < max_n:
+        start = timer()
+        step()
+        sync()
+        times.append(timer() - start)
+        if len(times) >= min_n:
+            if timer() >= deadline:
+                break
+            if len(times) >= 5 and Samples(tuple(times)).standard_error_of_median < TARGET_RELATIVE_ERROR:
+                break
+    return times
+
+
+def op_split_from_profile(events, step_seconds: float, use_device_time: bool) -> dict[str, float]:
+    """Shares of a step's wall time: compute-heavy ops, memory-bound ops, and the rest.
+
+    `events` are torch.profiler key averages; self time is used so nothing is counted twice.
+    "other" is what no aten op accounts for: Python, dispatch, kernel-launch gaps.
+    """
+    compute = memory = 0.0
+    for e in events:
+        name = e.key
+        if not name.startswith("aten::"):
+            continue
+        us = e.self_device_time_total if use_device_time else e.self_cpu_time_total
+        if name[len("aten::"):] in COMPUTE_OPS or "conv" in name or name.endswith(("::mm", "::addmm", "::bmm")):
+            compute += us
+        else:
+            memory += us
+    total = step_seconds * 1e6
+    if total <= 0:
+        return {}
+    compute, memory = compute / total, memory / total
+    scale = max(1.0, compute + memory)  # profiler overhead can push the sum past the wall time
+    compute, memory = compute / scale, memory / scale
+    return {"compute": round(compute, 4), "memory": round(memory, 4),
+            "other": round(max(0.0, 1 - compute - memory), 4)}
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr():
+    """torch.profiler's native layer (Kineto) prints start/stop lines on fd 2; silence them."""
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no real fd 2 (some embedded interpreters)
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _is_oom(exc: BaseException) -> bool:
+    import torch
+
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower()
+
+
+def calibrate(workload: Workload, device: str, budget_s: float = 60.0,
+              progress: Progress | None = None, timer=time.perf_counter,
+              step_cost: StepCost | None = None) -> list[Calibration]:
+    """Measure the workload's training on `device`; halves the batch on CUDA out-of-memory.
+
+    Returns the synthetic-data calibration and, when the workload reads an ImageFolder, the
+    loader-fed one as well (the synthetic steps are measured on the way).
+    """
+    import torch
+
+    batch = workload.batch_size
+    notes: list[str] = []
+    while True:
+        try:
+            cals = _calibrate_once(workload.with_(batch_size=batch), device, budget_s, progress, timer)
+            break
+        except (RuntimeError, torch.cuda.OutOfMemoryError) as exc:
+            if not _is_oom(exc) or batch == 1:
+                raise
+            notes.append(f"batch {batch} ran out of device memory; retried with {batch // 2}")
+            batch //= 2
+            torch.cuda.empty_cache()
+    if batch != workload.batch_size:
+        notes.append(f"largest batch that fitted: {batch} (requested {workload.batch_size})")
+    return [replace(c, requested_batch_size=workload.batch_size, step_cost=step_cost,
+                    notes=tuple(notes) + c.notes) for c in cals]
+
+
+def _calibrate_once(w: Workload, device: str, budget_s: float, progress: Progress | None,
+                    timer) -> list[Calibration]:
+    import psutil
+    import torch
+
+    from advisor.training import Trainer, synthetic_batch
+
+    t0 = timer()
+    say = progress or (lambda stage, fraction: None)
+    uses_data = bool(w.data_dir)
+    # shares of the budget at which each phase stops adding timed steps
+    ends = dict(train=0.45, eval=0.55, frozen=0.62, data=0.95) if uses_data else \
+        dict(train=0.70, eval=0.85, frozen=0.97)
+    deadline = {k: t0 + v * budget_s for k, v in ends.items()}
+    used = lambda: (timer() - t0) / budget_s  # noqa: E731
+
+    process = psutil.Process()
+    rss_before = process.memory_info().rss
+    cuda = device.startswith("cuda")
+    if cuda:
+        torch.cuda.reset_peak_memory_stats(device)
+    say("building model", used())
+    trainer = Trainer(w, device)
+    x, y = synthetic_batch(w, device)
+    sync = trainer.sync
+    rss_peak = rss_before
+
+    def step():
+        nonlocal rss_peak
+        trainer.train_step(x, y)
+        if not cuda:
+            rss_peak = max(rss_peak, process.memory_info().rss)
+
+    notes: list[str] = []
+    say("warm-up training steps", used())
+    warm = []
+    n_warm = 3 if cuda else 2
+    for i in range(n_warm):
+        start = timer()
+        if i == n_warm - 1:  # one warm-up step under the profiler for the op split
+            activities = [torch.profiler.ProfilerActivity.CPU]
+            if cuda:
+                activities.append(torch.profiler.ProfilerActivity.CUDA)
+            with _quiet_native_stderr(), torch.profiler.profile(activities=activities) as prof:
+                step()
+                sync()
+            warm_profiled = timer() - start
+            events = prof.key_averages()
+        else:
+            step()
+            sync()
+        warm.append(timer() - start)
+    say("timing training steps", used())
+    train = _time_steps(step, sync, timer, min_n=3, max_n=200, deadline=deadline["train"])
+    train_samples = Samples(tuple(train))
+    # the profiled step ran slower than a steady one; shares are taken of its own wall time
+    split = op_split_from_profile(events, warm_profiled, use_device_time=cuda)
+
+    new_shape = 0.0
+    if cuda and w.batch_size > 1:  # cudnn.benchmark autotunes again for every new shape
+        xs, ys = x[: w.batch_size // 2 + 1], y[: w.batch_size // 2 + 1]
+        firsts = []
+        for _ in range(2):
+            start = timer()
+            trainer.train_step(xs, ys)
+            sync()
+            firsts.append(timer() - start)
+        new_shape = max(0.0, firsts[0] - firsts[1])
+
+    say("timing validation passes", used())
+    eval_step = lambda: trainer.eval_step(x)  # noqa: E731
+    warm_eval = []
+    for _ in range(2 if cuda else 1):
+        start = timer()
+        eval_step()
+        sync()
+        warm_eval.append(timer() - start)
+    evals = _time_steps(eval_step, sync, timer, min_n=3, max_n=200, deadline=deadline["eval"])
+
+    say("timing frozen-body steps", used())
+    trainer.set_frozen(True)
+    trainer.train_step(x, y)  # warm-up: autograd builds a smaller graph
+    sync()
+    frozen = _time_steps(lambda: trainer.train_step(x, y), sync, timer, min_n=2, max_n=100,
+                         deadline=deadline["frozen"])
+    trainer.set_frozen(False)
+
+    peak = kind = None
+    if cuda:
+        peak, kind = int(torch.cuda.max_memory_allocated(device)), "cuda allocator peak"
+    else:
+        peak, kind = int(max(0, rss_peak - rss_before)), "cpu resident growth"
+
+    synthetic = Calibration(
+        key=CalibrationKey.of(w.with_(data_dir=None, workers=0), device),
+        requested_batch_size=w.batch_size,
+        train_step_seconds=train_samples,
+        eval_step_seconds=Samples(tuple(evals)),
+        frozen_step_seconds=Samples(tuple(frozen)),
+        warmup_train_step_seconds=tuple(warm),
+        warmup_eval_step_seconds=tuple(warm_eval),
+        new_shape_overhead_seconds=new_shape,
+        peak_memory_bytes=peak,
+        peak_memory_kind=kind,
+        op_split=split,
+        threads=torch.get_num_threads(),
+        budget_s=budget_s,
+        elapsed_s=timer() - t0,
+        measured_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    )
+    if not uses_data:
+        return [synthetic]
+    say("measuring the input pipeline", used())
+    fed = _measure_fed(trainer, w, device, timer, deadline["data"], train_samples, notes)
+    fed_cal = replace(
+        synthetic, key=CalibrationKey.of(w, device), train_step_seconds=fed["train"],
+        eval_step_seconds=fed["eval"], epoch_start_seconds=fed["epoch_start"],
+        valid_start_seconds=fed["valid_start"], synthetic_train_step_seconds=train_samples,
+        decode_images_per_s=fed["decode"], elapsed_s=timer() - t0, notes=tuple(notes),
+    )
+    return [synthetic, fed_cal]
+
+
+def _measure_fed(trainer, w: Workload, device: str, timer, deadline: float, synthetic: Samples,
+                 notes: list[str]) -> dict:
+    """Training and validation steps fed by the real DataLoader with `w.workers` workers.
+
+    On a machine with few cores the loader's workers compete with the training threads, so the
+    fed step is measured, not derived from the decode rate and the synthetic step.
+    """
+    from advisor.training import image_datasets, make_loader
+
+    big = w.with_(dataset_size=10**6)  # the loader never runs dry while measuring
+    train_ds, valid_ds = image_datasets(big)
+    sync = trainer.sync
+
+    # decode + augment throughput of one process, no training
+    decode_times = []
+    n_images = max(8, min(64, w.batch_size))
+    for rep in range(3):
+        start = timer()
+        for i in range(n_images):
+            train_ds[rep * n_images + i]
+        decode_times.append(n_images / (timer() - start))
+
+    def fed_phase(loader, step, min_n, phase_deadline):
+        it = iter(loader)
+        start = timer()
+        first = next(it)  # worker start + first batch
+        step(first)
+        sync()
+        first_s = timer() - start
+        times = []
+        while len(times) < 100:
+            start = timer()
+            batch = next(it)
+            step(batch)
+            sync()
+            times.append(timer() - start)
+            if len(times) >= min_n and (timer() >= phase_deadline or (
+                    len(times) >= 5 and Samples(tuple(times)).standard_error_of_median < TARGET_RELATIVE_ERROR)):
+                break
+        del it  # shuts the workers down
+        return first_s, times
+
+    now = timer()
+    train_deadline = now + 0.7 * (deadline - now)
+    train_loader = make_loader(train_ds, big, device, shuffle=True)
+    first_train, train = fed_phase(train_loader, lambda b: trainer.train_step(b[0], b[1]), 3, train_deadline)
+    valid_loader = make_loader(valid_ds, big, device, shuffle=False)
+    first_valid, evals = fed_phase(valid_loader, lambda b: trainer.eval_step(b[0]), 3, deadline)
+    train_s, eval_s = Samples(tuple(train)), Samples(tuple(evals))
+    if train_s.median > 1.15 * synthetic.median:
+        notes.append(
+            f"the input pipeline slows training: {w.batch_size / train_s.median:.1f} images/s fed "
+            f"by {w.workers} worker(s) against {w.batch_size / synthetic.median:.1f} on synthetic data"
+        )
+    return dict(train=train_s, eval=eval_s,
+                epoch_start=max(0.0, first_train - train_s.median),
+                valid_start=max(0.0, first_valid - eval_s.median),
+                decode=Samples(tuple(decode_times)))

@@ -1,0 +1,32 @@
+"""Errors that reach the user as one line.
+
+`UsageError` is the user's input (exit 2); `RuntimeFailure` is something that went wrong while
+measuring or reading files (exit 1). Both carry a message that names the offending value, what is
+valid, and how to fix it; the CLI prints it without a traceback unless --debug is given.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class AdvisorError(Exception):
+    exit_code = 1
+
+
+class UsageError(AdvisorError):
+    exit_code = 2
+
+
+class RuntimeFailure(AdvisorError):
+    exit_code = 1
+
+
+def did_you_mean(value: str, choices: Iterable[str], n: int = 3) -> str:
+    """' Did you mean: a, b?' for the closest choices, or '' when none is close."""
+    close = difflib.get_close_matches(value.lower(), [c.lower() for c in choices], n=n, cutoff=0.6)
+    by_lower = {c.lower(): c for c in choices}
+    if not close:
+        return ""
+    return " Did you mean: " + ", ".join(by_lower[c] for c in close) + "?"

@@ -1,0 +1,240 @@
+"""Predicting full training time on the profiled machine. Pure: no torch, no I/O.
+
+A workload the profile calibrated is predicted from its measured step times; any other is
+scaled from the closest calibration by counted work per op class (convolution/matmul FLOPs,
+memory-bound bytes, op count), weighted by how the measured step split its time between them,
+with a wider band. Training time is, everywhere: first training step to the end of the last
+validation pass, first-steps overhead and loader start-up included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+from advisor.calibrate import Calibration, CalibrationKey
+from advisor.errors import RuntimeFailure
+from advisor.opcount import PhaseCost, StepCost
+from advisor.precision import resolve_precision
+from advisor.profile import Profile
+from advisor.workload import Workload
+
+# Relative half-width added to the measured spread: run-to-run variation of a whole training
+# run on a shared machine (clock boost, other tenants) that step samples cannot see.
+MEASURED_BAND = 0.06
+# Scaling to an uncalibrated workload is first-order only: on a CPU, kernel efficiency changes
+# with shapes, batch and cache fit (benchmarks/results/same_machine.md: scaled predictions off by
+# 1.1x to 3.7x). The band is a factor either way, and the note says to calibrate.
+SCALED_FACTOR = 4.0
+RAM_HEADROOM = 0.85  # of physical RAM a CPU run may use before swapping is likely
+
+
+@dataclass(frozen=True)
+class Estimate:
+    workload: Workload
+    device: str
+    accelerator: str
+    seconds: float
+    seconds_low: float
+    seconds_high: float
+    train_images_per_s: float
+    eval_images_per_s: float
+    bottleneck: str  # "compute", "memory", "input pipeline", "overhead"
+    fits_memory: bool
+    peak_memory_bytes: int | None
+    basis: str  # "measured" (calibrated workload) or "scaled" (from another calibration)
+    breakdown_seconds: dict[str, float] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["workload"] = self.workload.to_dict()
+        d["notes"] = list(self.notes)
+        return d
+
+
+def _phase_seconds(images: int, batch: int, step_seconds: float) -> float:
+    """Seconds for `images` images at `step_seconds` per full batch; the partial batch pro rata."""
+    return images / batch * step_seconds
+
+
+def estimate_impl(workload: Workload, cal: Calibration, *, accelerator: str,
+                  ram_bytes: int | None = None, vram_bytes: int | None = None,
+                  scale: dict[str, float] | None = None, basis: str = "measured",
+                  extra_notes: tuple[str, ...] = ()) -> Estimate:
+    """Full training time of `workload` from calibration `cal`.
+
+    `scale` multiplies the calibration's step times per phase ("train", "eval", "frozen") when
+    the workload differs from what was calibrated.
+    """
+    scale = scale or {"train": 1.0, "eval": 1.0, "frozen": 1.0}
+    b = workload.batch_size
+    n_train, n_valid = workload.train_images, workload.valid_images
+    e, k = workload.epochs, workload.frozen_epochs
+    has_partial = n_train % b != 0 or (n_valid and n_valid % b != 0)
+
+    def total(q: float) -> tuple[float, dict]:
+        def at(samples, phase):
+            return (samples.median if q == 0.5 else samples.quantile(q)) * scale[phase]
+
+        train = _phase_seconds(n_train, b, at(cal.train_step_seconds, "train"))
+        frozen = _phase_seconds(n_train, b, at(cal.frozen_step_seconds, "frozen"))
+        valid = _phase_seconds(n_valid, b, at(cal.eval_step_seconds, "eval"))
+        starts = cal.epoch_start_seconds + (cal.valid_start_seconds if n_valid else 0.0)
+        first = cal.first_steps_overhead_seconds * scale["train"]
+        first += cal.new_shape_overhead_seconds * (1 if has_partial else 0)
+        parts = {
+            "first_steps_overhead": first,
+            "frozen_training": k * frozen,
+            "training": e * train,
+            "validation": (e + k) * valid,
+            "loader_start": (e + k) * starts,
+        }
+        return sum(parts.values()), parts
+
+    seconds, breakdown = total(0.5)
+    low, _ = total(0.25)
+    high, _ = total(0.75)
+    if basis == "measured":
+        # few samples: the median itself is uncertain
+        band = MEASURED_BAND + cal.train_step_seconds.standard_error_of_median
+        low, high = min(low, seconds) * (1 - band), max(high, seconds) * (1 + band)
+    else:
+        low, high = seconds / SCALED_FACTOR, seconds * SCALED_FACTOR
+
+    notes = list(extra_notes)
+    train_ips = b / (cal.train_step_seconds.median * scale["train"])
+    eval_ips = b / (cal.eval_step_seconds.median * scale["eval"])
+    bottleneck = _bottleneck(cal)
+    if bottleneck == "input pipeline":
+        notes.append(
+            f"the data loader ({cal.key.workers} worker(s)) limits training to {train_ips:.1f} "
+            f"images/s; the model alone trains at {b / cal.synthetic_train_step_seconds.median:.1f}"
+        )
+    fits = True
+    peak = cal.peak_memory_bytes
+    if scale["train"] != 1.0 and peak:
+        peak = None  # memory of another workload is not measured; issue #3 predicts it
+    if cal.fitted_smaller_batch and b > cal.key.batch_size:
+        fits = False
+        notes.append(f"batch {b} does not fit in device memory; the largest that fitted is {cal.key.batch_size}")
+    if cal.key.device == "cpu" and peak and ram_bytes and peak > RAM_HEADROOM * ram_bytes:
+        fits = False
+        notes.append(f"training needs about {peak / 2**30:.1f} GiB, near or over this machine's RAM")
+    if vram_bytes and peak and cal.key.device != "cpu" and peak > vram_bytes:
+        fits = False
+    if cal.key.data_source == "synthetic":
+        notes.append("synthetic tensors: JPEG decoding is not included (profile with --data to include it)")
+    if workload.frozen_epochs:
+        notes.append(f"{workload.frozen_epochs} frozen epoch(s): only the classifier head trains")
+    notes.append(
+        f"{n_train} training and {n_valid} validation images per epoch, batch {b}, "
+        f"{workload.precision}"
+    )
+    return Estimate(
+        workload=workload, device=cal.key.device, accelerator=accelerator,
+        seconds=seconds, seconds_low=low, seconds_high=high,
+        train_images_per_s=train_ips, eval_images_per_s=eval_ips, bottleneck=bottleneck,
+        fits_memory=fits, peak_memory_bytes=peak, basis=basis,
+        breakdown_seconds={k2: round(v, 3) for k2, v in breakdown.items()}, notes=tuple(notes),
+    )
+
+
+def _bottleneck(cal: Calibration) -> str:
+    synth = cal.synthetic_train_step_seconds
+    if synth is not None and cal.train_step_seconds.median > 1.15 * synth.median:
+        return "input pipeline"
+    split = cal.op_split or {}
+    shares = {"compute": split.get("compute", 0.0), "memory": split.get("memory", 0.0),
+              "overhead": split.get("other", 0.0)}
+    return max(shares, key=shares.get)
+
+
+def _per_op_scale(split: dict[str, float], target: PhaseCost, ref: PhaseCost) -> float:
+    """Step-time ratio target/ref: each op class's share scaled by its work ratio."""
+    def ratio(a: float, b: float) -> float:
+        return a / b if b else 1.0
+
+    compute = split.get("compute", 0.5)
+    memory = split.get("memory", 0.4)
+    other = max(0.0, 1.0 - compute - memory)
+    return (compute * ratio(target.compute_flops, ref.compute_flops)
+            + memory * ratio(target.memory_bytes, ref.memory_bytes)
+            + other * ratio(target.ops, ref.ops))
+
+
+def scale_factors(split: dict[str, float], target: StepCost, ref: StepCost) -> dict[str, float]:
+    return {
+        "train": _per_op_scale(split, target.train, ref.train),
+        "eval": _per_op_scale(split, target.eval, ref.eval),
+        "frozen": _per_op_scale(split, target.frozen, ref.frozen),
+    }
+
+
+def closest_calibration(profile: Profile, workload: Workload) -> Calibration | None:
+    """The calibration sharing most of the workload's settings (model first, then batch, size)."""
+    def score(c: Calibration) -> tuple:
+        k = c.key
+        return (k.model == workload.model, k.data_source == workload.data_source,
+                k.workers == workload.workers, k.precision == workload.precision,
+                k.batch_size == workload.batch_size, -abs(k.image_size - workload.image_size))
+
+    candidates = [c for c in profile.calibrations if c.step_cost is not None]
+    return max(candidates, key=score) if candidates else None
+
+
+class Estimator:
+    """Predicts training time on the machine a profile describes.
+
+    `count` counts a workload's step (opcount.count_step); it is only called for workloads the
+    profile has not calibrated, and is injectable so tests need no torch.
+    """
+
+    def __init__(self, profile: Profile, count: Callable[..., StepCost] | None = None):
+        self.profile = profile
+        self._count = count
+
+    def resolve(self, workload: Workload) -> Workload:
+        """The workload with `auto` precision replaced by what the profiled device does best."""
+        if workload.precision != "auto":
+            return workload
+        cc = None
+        if self.profile.device.startswith("cuda"):
+            index = int(self.profile.device.split(":")[1])
+            cc = next((g.compute_capability for g in self.profile.machine.gpus if g.index == index), None)
+        return workload.with_(precision=resolve_precision("auto", self.profile.device.split(":")[0], cc))
+
+    def calibration_for(self, workload: Workload) -> Calibration | None:
+        return self.profile.find(CalibrationKey.of(self.resolve(workload), self.profile.device))
+
+    def estimate(self, workload: Workload) -> Estimate:
+        workload = self.resolve(workload)
+        p = self.profile
+        common = dict(accelerator=p.accelerator, ram_bytes=p.machine.cpu.ram_bytes,
+                      vram_bytes=self._vram_bytes())
+        cal = self.calibration_for(workload)
+        if cal is not None:
+            return estimate_impl(workload, cal, **common)
+        ref = closest_calibration(p, workload)
+        if ref is None:
+            raise RuntimeFailure(
+                "the profile has no calibration to scale from; re-run `advisor profile`."
+            )
+        if self._count is None:
+            from advisor.opcount import count_step
+
+            self._count = count_step
+        target = self._count(workload.model, workload.num_classes, workload.image_size,
+                             workload.batch_size, workload.precision)
+        factors = scale_factors(ref.op_split, target, ref.step_cost)
+        k = ref.key
+        note = (f"not calibrated, so only rough: scaled by counted work from {k.model} "
+                f"{k.image_size}px batch {k.batch_size} {k.precision}; drop --no-calibrate (or run "
+                "`advisor profile` with these options) for a measured estimate")
+        return estimate_impl(workload, ref, scale=factors, basis="scaled", extra_notes=(note,), **common)
+
+    def _vram_bytes(self) -> int | None:
+        if not self.profile.device.startswith("cuda"):
+            return None
+        index = int(self.profile.device.split(":")[1])
+        return next((g.vram_bytes for g in self.profile.machine.gpus if g.index == index), None)

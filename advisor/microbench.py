@@ -1,0 +1,142 @@
+"""Micro-benchmarks: memory bandwidth, host-to-device copies and matmul throughput.
+
+Each returns `Samples` of a rate, from repeated timings after a warm-up. The clock is injectable
+(`timer`) and so is the synchronisation that makes GPU timings honest, so tests can be exact.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from advisor.stats import Samples
+
+Timer = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class MicroBenchmarks:
+    """Rates measured on this machine; None where the hardware is absent."""
+
+    host_memory_bytes_per_s: Samples
+    device_memory_bytes_per_s: Samples | None = None
+    host_to_device_pinned_bytes_per_s: Samples | None = None
+    host_to_device_pageable_bytes_per_s: Samples | None = None
+    matmul_flops_per_s: dict[str, Samples] | None = None  # precision -> FLOP/s
+
+    def to_dict(self) -> dict:
+        def s(x):
+            return None if x is None else {"values": x.to_list(), "median": x.median}
+
+        return {
+            "host_memory_bytes_per_s": s(self.host_memory_bytes_per_s),
+            "device_memory_bytes_per_s": s(self.device_memory_bytes_per_s),
+            "host_to_device_pinned_bytes_per_s": s(self.host_to_device_pinned_bytes_per_s),
+            "host_to_device_pageable_bytes_per_s": s(self.host_to_device_pageable_bytes_per_s),
+            "matmul_flops_per_s": None if self.matmul_flops_per_s is None
+            else {k: s(v) for k, v in self.matmul_flops_per_s.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> MicroBenchmarks:
+        def s(x):
+            return None if x is None else Samples(tuple(x["values"]))
+
+        mm = d.get("matmul_flops_per_s")
+        return cls(
+            host_memory_bytes_per_s=s(d["host_memory_bytes_per_s"]),
+            device_memory_bytes_per_s=s(d.get("device_memory_bytes_per_s")),
+            host_to_device_pinned_bytes_per_s=s(d.get("host_to_device_pinned_bytes_per_s")),
+            host_to_device_pageable_bytes_per_s=s(d.get("host_to_device_pageable_bytes_per_s")),
+            matmul_flops_per_s=None if mm is None else {k: s(v) for k, v in mm.items()},
+        )
+
+
+def rate_samples(fn: Callable[[], None], work: float, repeats: int, *, warmup: int = 1,
+                 timer: Timer = time.perf_counter, sync: Callable[[], None] = lambda: None) -> Samples:
+    """Run `fn` `warmup` + `repeats` times; Samples of work / seconds for the timed runs."""
+    for _ in range(warmup):
+        fn()
+    sync()
+    rates = []
+    for _ in range(repeats):
+        start = timer()
+        fn()
+        sync()
+        elapsed = timer() - start
+        rates.append(work / elapsed if elapsed > 0 else float("inf"))
+    return Samples(tuple(rates))
+
+
+def host_memory_bandwidth(size_bytes: int = 128 * 2**20, repeats: int = 7, timer: Timer = time.perf_counter) -> Samples:
+    """Bytes read + written per second by a large tensor copy in host memory."""
+    import torch
+
+    src = torch.ones(size_bytes // 4, dtype=torch.float32)
+    dst = torch.empty_like(src)
+    return rate_samples(lambda: dst.copy_(src), 2.0 * size_bytes, repeats, timer=timer)
+
+
+def _cuda_sync(device):
+    import torch
+
+    return lambda: torch.cuda.synchronize(device)
+
+
+def device_memory_bandwidth(device, size_bytes: int = 512 * 2**20, repeats: int = 10, timer: Timer = time.perf_counter) -> Samples:
+    import torch
+
+    src = torch.ones(size_bytes // 4, dtype=torch.float32, device=device)
+    dst = torch.empty_like(src)
+    return rate_samples(lambda: dst.copy_(src), 2.0 * size_bytes, repeats, timer=timer, sync=_cuda_sync(device))
+
+
+def host_to_device_bandwidth(device, pinned: bool, size_bytes: int = 256 * 2**20, repeats: int = 5,
+                             timer: Timer = time.perf_counter) -> Samples:
+    import torch
+
+    src = torch.ones(size_bytes // 4, dtype=torch.float32)
+    if pinned:
+        src = src.pin_memory()
+    dst = torch.empty(src.shape, dtype=src.dtype, device=device)
+    return rate_samples(lambda: dst.copy_(src, non_blocking=pinned), float(size_bytes), repeats,
+                        timer=timer, sync=_cuda_sync(device))
+
+
+def matmul_throughput(device, precision: str, n: int, repeats: int = 5, timer: Timer = time.perf_counter) -> Samples:
+    """FLOP/s of an n x n x n matmul (2 n^3 FLOPs) in `precision`."""
+    import torch
+
+    dtype = {"fp32": torch.float32, "fp32-strict": torch.float32, "tf32": torch.float32,
+             "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+    a = torch.randn(n, n, device=device).to(dtype)
+    b = torch.randn(n, n, device=device).to(dtype)
+    previous = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
+    try:
+        sync = _cuda_sync(device) if torch.device(device).type == "cuda" else (lambda: None)
+        return rate_samples(lambda: torch.mm(a, b), 2.0 * n**3, repeats, timer=timer, sync=sync)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = previous
+
+
+def run_microbenchmarks(device: str, compute_capability: tuple[int, int] | None = None) -> MicroBenchmarks:
+    """All micro-benchmarks that apply to `device` ("cpu" or "cuda:N"); a few seconds in all."""
+    host = host_memory_bandwidth()
+    if not device.startswith("cuda"):
+        return MicroBenchmarks(host, matmul_flops_per_s={"fp32": matmul_throughput("cpu", "fp32", 1024)})
+    matmuls = {"fp32-strict": matmul_throughput(device, "fp32-strict", 4096)}
+    cc = compute_capability or (0, 0)
+    if cc >= (8, 0):
+        matmuls["tf32"] = matmul_throughput(device, "tf32", 4096)
+        matmuls["bf16"] = matmul_throughput(device, "bf16", 8192)
+    if cc >= (5, 3):
+        matmuls["fp16"] = matmul_throughput(device, "fp16", 8192 if cc >= (7, 0) else 4096)
+    return MicroBenchmarks(
+        host_memory_bytes_per_s=host,
+        device_memory_bytes_per_s=device_memory_bandwidth(device),
+        host_to_device_pinned_bytes_per_s=host_to_device_bandwidth(device, pinned=True),
+        host_to_device_pageable_bytes_per_s=host_to_device_bandwidth(device, pinned=False),
+        matmul_flops_per_s=matmuls,
+    )

@@ -1,0 +1,67 @@
+"""Training precisions and what each one means to PyTorch.
+
+A lookup table rather than an if-chain: every precision states its autocast dtype, its TF32
+switches and whether it needs a gradient scaler. `fp32` is PyTorch's default, which runs
+convolutions in TF32 on Ampere and newer GPUs (cudnn.allow_tf32 is True by default) while plain
+matmuls stay FP32.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from advisor.errors import UsageError, did_you_mean
+
+
+@dataclass(frozen=True)
+class PrecisionSpec:
+    name: str
+    autocast_dtype: str | None  # "float16" / "bfloat16", or None for no autocast
+    cudnn_allow_tf32: bool
+    matmul_allow_tf32: bool
+    grad_scaler: bool
+    description: str
+
+
+PRECISIONS: dict[str, PrecisionSpec] = {
+    spec.name: spec
+    for spec in (
+        PrecisionSpec("fp32", None, True, False, False,
+                      "PyTorch defaults: FP32, convolutions in TF32 on Ampere+ GPUs"),
+        PrecisionSpec("fp32-strict", None, False, False, False, "FP32 everywhere, TF32 disabled"),
+        PrecisionSpec("tf32", None, True, True, False, "TF32 for convolutions and matmuls"),
+        PrecisionSpec("amp-fp16", "float16", True, False, True,
+                      "automatic mixed precision, float16 with gradient scaling"),
+        PrecisionSpec("amp-bf16", "bfloat16", True, False, False,
+                      "automatic mixed precision, bfloat16"),
+    )
+}
+AUTO = "auto"
+PRECISION_CHOICES = (*PRECISIONS, AUTO)
+
+
+def check_precision(name: str) -> str:
+    if name not in PRECISION_CHOICES:
+        raise UsageError(
+            f"unknown precision {name!r}; valid: {', '.join(PRECISION_CHOICES)}."
+            + did_you_mean(name, PRECISION_CHOICES)
+        )
+    return name
+
+
+def resolve_precision(name: str, device_type: str, compute_capability: tuple[int, int] | None) -> str:
+    """The concrete precision `name` means on a device; `auto` picks what the device does best.
+
+    CPUs train in fp32 (autocast on a CPU rarely pays off for CNNs). GPUs: bf16 from Ampere
+    (8.0) on, fp16 with tensor cores from Volta (7.0), fp32 before.
+    """
+    check_precision(name)
+    if name != AUTO:
+        return name
+    if device_type != "cuda" or compute_capability is None:
+        return "fp32"
+    if compute_capability >= (8, 0):
+        return "amp-bf16"
+    if compute_capability >= (7, 0):
+        return "amp-fp16"
+    return "fp32"

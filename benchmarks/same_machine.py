@@ -1,0 +1,102 @@
+"""Same-machine accuracy: predicted vs measured full training time on this machine.
+
+Profiles this machine with the default workload (resnet34, 224 px, batch 64), then for each
+workload below: predicts its training time the way `advisor recommend` does (a short calibration
+of that workload, then the estimator), also predicts it without calibrating (scaled from the
+default calibration by counted work, `--no-calibrate`), really trains it, and compares.
+Writes benchmarks/results/same_machine.{md,csv}.
+
+    python benchmarks/same_machine.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from advisor import Estimator, Workload
+from advisor.profiling import add_calibration, profile_machine
+from advisor.report import markdown_table
+from advisor.sampledata import write_image_folder
+from advisor.training import run_training
+
+OUT = Path(__file__).parent / "results"
+
+
+def workloads(data_dir: str) -> list[Workload]:
+    synthetic = [
+        # the profiled workload itself (no extra calibration needed), on a smaller dataset
+        Workload(model="resnet34", image_size=224, batch_size=64, dataset_size=700, epochs=1),
+        Workload(model="resnet18", image_size=112, batch_size=32, dataset_size=1000, epochs=2),
+        Workload(model="resnet34", image_size=160, batch_size=16, dataset_size=300, epochs=1, frozen_epochs=1),
+        Workload(model="mobilenet_v3_small", image_size=128, batch_size=64, dataset_size=2500, epochs=2),
+        Workload(model="efficientnet_b0", image_size=96, batch_size=32, dataset_size=700, epochs=2),
+        Workload(model="resnet50", image_size=64, batch_size=48, dataset_size=900, epochs=2, valid_fraction=0.25),
+    ]
+    jpeg = [
+        Workload(model="resnet18", image_size=64, batch_size=32, dataset_size=600, epochs=2,
+                 data_dir=data_dir, workers=w)
+        for w in (0, 1, 2)
+    ]
+    return synthetic + jpeg
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="first two workloads only")
+    parser.add_argument("--calibration-budget-s", type=float, default=20.0)
+    args = parser.parse_args()
+    tmp = tempfile.mkdtemp(prefix="advisor-bench-")
+    data_dir = str(write_image_folder(Path(tmp) / "images", classes=4, per_class=40))
+    t0 = time.perf_counter()
+    profile = profile_machine(Workload(), device="cpu", budget_s=60)
+    print(f"profiled in {time.perf_counter() - t0:.0f} s: {profile.device_name}", flush=True)
+    base_profile = profile
+    rows = []
+    chosen = workloads(data_dir)[:2] if args.quick else workloads(data_dir)
+    for w in chosen:
+        scaled = Estimator(base_profile).estimate(w.with_(data_dir=None, workers=0) if w.data_dir else w)
+        if Estimator(profile).calibration_for(w) is None:
+            profile = add_calibration(profile, w, args.calibration_budget_s)
+        est = Estimator(profile).estimate(w)
+        run = run_training(w, "cpu")
+        err = (est.seconds - run.seconds) / run.seconds
+        scaled_err = (scaled.seconds - run.seconds) / run.seconds
+        rows.append({
+            "model": w.model, "image_size": w.image_size, "batch": w.batch_size,
+            "data": w.data_source + (f"/{w.workers}w" if w.data_dir else ""),
+            "images": w.dataset_size, "epochs": w.epochs, "frozen": w.frozen_epochs,
+            "predicted_s": round(est.seconds, 1), "low_s": round(est.seconds_low, 1),
+            "high_s": round(est.seconds_high, 1), "measured_s": round(run.seconds, 1),
+            "error_pct": round(100 * err, 1),
+            "inside_band": est.seconds_low <= run.seconds <= est.seconds_high,
+            "scaled_predicted_s": round(scaled.seconds, 1), "scaled_error_pct": round(100 * scaled_err, 1),
+        })
+        print(rows[-1], flush=True)
+    df = pd.DataFrame(rows)
+    OUT.mkdir(exist_ok=True)
+    df.to_csv(OUT / "same_machine.csv", index=False)
+    cpu = profile.machine.cpu
+    header = (f"Measured {dt.date.today().isoformat()} on {cpu.model}, {cpu.usable_cores} cores, "
+              f"{platform.system()}, torch {profile.machine.torch_version}; profile: resnet34 224 px "
+              f"batch 64; calibration budget {args.calibration_budget_s:.0f} s per workload.")
+    abs_err = df["error_pct"].abs()
+    summary = (f"Calibrated: median |error| {abs_err.median():.1f} %, max {abs_err.max():.1f} %, "
+               f"{100 * df['inside_band'].mean():.0f} % inside the band. Scaled without calibrating: "
+               f"median |error| {df['scaled_error_pct'].abs().median():.1f} %, "
+               f"max {df['scaled_error_pct'].abs().max():.1f} %.")
+    table = markdown_table(df.values.tolist(), list(df.columns))
+    (OUT / "same_machine.md").write_text(f"{header}\n\n{table}\n\n{summary}\n")
+    print(summary)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""The command line: contracts, and one clear line with exit 2 for every bad input."""
+
+import json
+
+import pytest
+
+from advisor.cli import main
+from advisor.profile import save_profile
+
+from conftest import make_calibration, make_profile
+
+
+def run(capsys, *args):
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def saved_profile(tmp_path):
+    return str(save_profile(make_profile(make_calibration()), tmp_path / "p.json"))
+
+
+def test_recommend_json_contract(capsys, saved_profile):
+    code, out, err = run(capsys, "recommend", "--dataset-size", "7390", "--epochs", "4",
+                         "--profile", saved_profile, "--format", "json")
+    assert code == 0, err
+    payload = json.loads(out)
+    assert set(payload) == {"workload", "options", "recommendation"}
+    (local,) = payload["options"]
+    assert local["id"] == "local" and local["accelerator"] == "CPU" and local["cost_usd"] is None
+    assert local["seconds_low"] <= local["seconds"] <= local["seconds_high"]
+    assert payload["workload"]["train_images"] == 5912
+    assert payload["recommendation"]["best"] == "local"
+
+
+def test_recommend_table_and_csv(capsys, saved_profile):
+    code, out, _ = run(capsys, "recommend", "--dataset-size", "7390", "--profile", saved_profile)
+    assert code == 0
+    # 5912/64 steps x 1 s x 4 epochs + 1478/64 x 0.25 s x 4 + 3 s warm-up = 395.6 s
+    assert "0:06:36" in out and "Recommendation: local" in out
+    assert max(len(line) for line in out.splitlines()) <= 100
+    code, out, _ = run(capsys, "recommend", "--dataset-size", "7390", "--profile", saved_profile, "--format", "csv")
+    assert code == 0 and out.splitlines()[0].startswith("id,provider,accelerator,count,seconds")
+
+
+def test_recommend_without_calibrating_scales_and_says_so(capsys, saved_profile):
+    code, out, err = run(capsys, "recommend", "--dataset-size", "1000", "--model", "resnet18",
+                         "--profile", saved_profile, "--no-calibrate", "--format", "json")
+    assert code == 0, err
+    (local,) = json.loads(out)["options"]
+    assert local["basis"] == "scaled"
+    assert any("not calibrated" in n for n in local["notes"])
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--dataset-size", "0"], "dataset size 0"),
+    (["--dataset-size", "-3"], "dataset size -3"),
+    (["--dataset-size", "lots"], "'lots' is not a valid integer"),
+    (["--dataset-size", "99999999999999"], "extra digits"),
+    (["--dataset-size", "100", "--epochs", "-1"], "epochs -1"),
+    (["--dataset-size", "100", "--valid-fraction", "1.5"], "[0, 1)"),
+    (["--dataset-size", "100", "--batch-size", "0"], "batch size 0"),
+    (["--dataset-size", "100", "--precision", "fp8"], "'fp8' is not one of"),
+    (["--dataset-size", "100", "--workers", "2"], "--workers needs --data"),
+    (["--dataset-size", "100", "--model", "resnet3"], "Did you mean: resnet34"),
+    (["--dataset-size", "100", "--model", "nosuchpkg.mod:make"], "cannot import module"),
+    (["--dataset-size", "100", "--image-size", "16", "--model", "vgg11"], "too small for vgg11"),
+])
+def test_bad_recommend_input_is_one_line_exit_2(capsys, saved_profile, args, fragment):
+    code, out, err = run(capsys, "recommend", *args, "--profile", saved_profile, "--no-calibrate")
+    assert code == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1, err
+    assert fragment in err and "Traceback" not in err
+
+
+def test_data_errors(capsys, saved_profile, tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "flat").mkdir()
+    (tmp_path / "flat" / "a.jpg").write_bytes(b"x")
+    (tmp_path / "noimg" / "cls").mkdir(parents=True)
+    for folder, fragment in [("missing", "no such directory"), ("empty", "not an ImageFolder"),
+                             ("flat", "not an ImageFolder"), ("noimg", "hold no images")]:
+        code, _, err = run(capsys, "recommend", "--dataset-size", "100", "--data", str(tmp_path / folder),
+                           "--profile", saved_profile, "--no-calibrate")
+        assert code == 2 and fragment in err and len(err.strip().splitlines()) == 1
+
+
+def test_unreadable_profile_is_a_runtime_failure(capsys, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    code, _, err = run(capsys, "recommend", "--dataset-size", "100", "--profile", str(bad))
+    assert code == 1 and "not valid JSON" in err and len(err.strip().splitlines()) == 1
+
+
+def test_debug_shows_the_traceback(capsys, saved_profile):
+    code, _, err = run(capsys, "--debug", "recommend", "--dataset-size", "0", "--profile", saved_profile)
+    assert code == 2 and "Traceback" in err
+
+
+def test_profile_output_in_missing_directory_fails_before_measuring(capsys, tmp_path):
+    code, _, err = run(capsys, "profile", "--output", str(tmp_path / "no" / "p.json"))
+    assert code == 2 and "does not exist" in err
+
+
+def test_cuda_device_without_a_gpu(capsys, tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    code, _, err = run(capsys, "profile", "--device", "cuda", "--output", str(tmp_path / "p.json"))
+    assert code == 2 and "no CUDA GPU" in err
+
+
+def test_profile_show_prints_the_saved_profile(capsys, saved_profile):
+    code, out, _ = run(capsys, "profile", "--show", "--output", saved_profile)
+    assert code == 0 and "Calibrations:" in out and "resnet34" in out
+    code, out, _ = run(capsys, "profile", "--show", "--output", saved_profile, "--format", "json")
+    assert json.loads(out)["schema_version"] == 1
+
+
+def test_profile_output_in_read_only_directory_fails_before_measuring(capsys, tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.setattr(os, "access", lambda path, mode: False)  # root may write anywhere
+    code, _, err = run(capsys, "profile", "--output", str(tmp_path / "p.json"))
+    assert code == 2 and "not writable" in err
+
+
+def test_recommend_on_an_uncalibrated_workload_needs_a_known_model(capsys, saved_profile):
+    code, _, err = run(capsys, "recommend", "--dataset-size", "100", "--model", "resnet34x",
+                       "--profile", saved_profile)
+    assert code == 2 and "Did you mean: resnet34" in err

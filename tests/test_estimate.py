@@ -1,0 +1,127 @@
+"""The estimator as a specification: exact numbers from known calibrations."""
+
+import pytest
+
+from advisor.errors import RuntimeFailure
+from advisor.estimate import MEASURED_BAND, Estimator, estimate_impl
+from advisor.workload import Workload
+
+from conftest import make_calibration, make_cost, make_profile
+
+
+def test_training_time_is_steps_plus_validation_plus_first_steps_overhead():
+    # 1 s per 64-image step, 0.25 s per eval batch, warm-up (3 s + 2 s) is 3 s over two steady steps
+    cal = make_calibration()
+    w = Workload(dataset_size=640, valid_fraction=0.2, epochs=2)  # 512 train, 128 valid
+    e = estimate_impl(w, cal, accelerator="CPU")
+    assert e.breakdown_seconds == {
+        "first_steps_overhead": 3.0, "frozen_training": 0.0, "training": 16.0,
+        "validation": 1.0, "loader_start": 0.0,
+    }
+    assert e.seconds == pytest.approx(20.0)
+    assert e.train_images_per_s == pytest.approx(64.0)
+    assert e.eval_images_per_s == pytest.approx(256.0)
+    assert e.basis == "measured"
+
+
+def test_partial_last_batch_counts_pro_rata():
+    cal = make_calibration(warm_train=(1.0, 1.0), warm_eval=(0.25,))  # no warm-up excess
+    w = Workload(dataset_size=100, valid_fraction=0.0, epochs=1)  # 64 + 36 images
+    assert estimate_impl(w, cal, accelerator="CPU").seconds == pytest.approx(100 / 64)
+
+
+def test_frozen_epochs_use_the_frozen_step_and_still_validate():
+    cal = make_calibration(warm_train=(1.0, 1.0), warm_eval=(0.25,))
+    w = Workload(dataset_size=640, epochs=1, frozen_epochs=2)
+    e = estimate_impl(w, cal, accelerator="CPU")
+    assert e.breakdown_seconds["frozen_training"] == pytest.approx(2 * 8 * 0.3)
+    assert e.breakdown_seconds["validation"] == pytest.approx(3 * 2 * 0.25)
+    assert any("frozen" in n for n in e.notes)
+
+
+def test_loader_start_is_paid_every_epoch():
+    cal = make_calibration(warm_train=(1.0, 1.0), warm_eval=(0.25,), data_source="imagefolder",
+                           workers=2, epoch_start=0.5, valid_start=0.2, synthetic=(1.0, 1.0))
+    w = Workload(dataset_size=640, epochs=3, data_dir="/x", workers=2)
+    assert estimate_impl(w, cal, accelerator="CPU").breakdown_seconds["loader_start"] == pytest.approx(2.1)
+
+
+def test_band_contains_the_estimate_and_widens_with_spread():
+    tight = estimate_impl(Workload(), make_calibration(train=(1.0,) * 9), accelerator="CPU")
+    noisy = estimate_impl(Workload(), make_calibration(train=(0.8, 0.9, 1.0, 1.1, 1.2)), accelerator="CPU")
+    assert tight.seconds_low < tight.seconds < tight.seconds_high
+    assert tight.seconds_high / tight.seconds == pytest.approx(1 + MEASURED_BAND)
+    assert noisy.seconds_high - noisy.seconds_low > tight.seconds_high - tight.seconds_low
+
+
+def test_slow_loader_is_the_bottleneck():
+    cal = make_calibration(data_source="imagefolder", workers=0, train=(2.0, 2.0, 2.0), synthetic=(1.0, 1.0))
+    e = estimate_impl(Workload(data_dir="/x"), cal, accelerator="CPU")
+    assert e.bottleneck == "input pipeline"
+    assert any("data loader" in n for n in e.notes)
+
+
+def test_bottleneck_follows_the_op_split():
+    memory_bound = make_calibration(split={"compute": 0.3, "memory": 0.6, "other": 0.1})
+    assert estimate_impl(Workload(), memory_bound, accelerator="CPU").bottleneck == "memory"
+    assert estimate_impl(Workload(), make_calibration(), accelerator="CPU").bottleneck == "compute"
+
+
+def test_estimator_uses_the_matching_calibration():
+    fast = make_calibration(batch=32, train=(0.25,) * 3)
+    profile = make_profile(make_calibration(), fast)
+    e = Estimator(profile).estimate(Workload(batch_size=32))
+    assert e.train_images_per_s == pytest.approx(128.0) and e.basis == "measured"
+
+
+def test_uncalibrated_workload_is_scaled_by_counted_work_with_a_wide_band():
+    # the reference does 1e9 FLOPs and 1e8 bytes per eval step; the target twice both
+    profile = make_profile(make_calibration(split={"compute": 0.7, "memory": 0.3, "other": 0.0}))
+    counted = []
+
+    def count(model, classes, size, batch, precision):
+        counted.append((model, size, batch))
+        return make_cost(batch, 2e9, 2e8)
+
+    e = Estimator(profile, count=count).estimate(Workload(model="resnet50"))
+    assert counted == [("resnet50", 224, 64)]
+    assert e.basis == "scaled"
+    assert e.train_images_per_s == pytest.approx(32.0)  # twice the work per image
+    assert e.seconds_high / e.seconds > 1.3
+    assert any("not calibrated" in n for n in e.notes)
+
+
+def test_batch_that_did_not_fit_is_reported():
+    cal = make_calibration(batch=32, requested_batch=128)
+    profile = make_profile(cal)
+    e = Estimator(profile, count=lambda *a: make_cost(a[3], 1e9 * a[3] / 32, 1e8)).estimate(
+        Workload(batch_size=128))
+    assert not e.fits_memory
+    assert any("largest that fitted is 32" in n for n in e.notes)
+
+
+def test_cpu_run_needing_more_than_the_ram_does_not_fit():
+    cal = make_calibration(peak=15 * 2**30)
+    e = Estimator(make_profile(cal, ram=16 * 2**30)).estimate(Workload())
+    assert not e.fits_memory
+
+
+def test_profile_without_countable_calibrations_cannot_scale():
+    cal = make_calibration(cost=None)
+    object.__setattr__(cal, "step_cost", None)
+    with pytest.raises(RuntimeFailure, match="re-run `advisor profile`"):
+        Estimator(make_profile(cal), count=lambda *a: None).estimate(Workload(model="vgg11"))
+
+
+def test_auto_precision_resolves_to_the_profiled_device():
+    profile = make_profile(make_calibration())
+    assert Estimator(profile).resolve(Workload(precision="auto")).precision == "fp32"
+
+
+def test_estimate_rows_become_a_dataframe():
+    from advisor import to_dataframe
+
+    e = Estimator(make_profile()).estimate(Workload())
+    df = to_dataframe([e, e])
+    assert len(df) == 2
+    assert {"seconds", "seconds_low", "workload_model", "seconds_training"} <= set(df.columns)

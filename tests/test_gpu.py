@@ -1,0 +1,30 @@
+"""GPU checks: run where CUDA is available, skipped elsewhere."""
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")]
+
+
+def test_gpu_calibration_uses_the_allocator_peak():
+    from advisor.calibrate import calibrate
+    from advisor.workload import Workload
+
+    (cal,) = calibrate(Workload(model="resnet18", image_size=64, batch_size=32), "cuda:0", budget_s=8)
+    assert cal.peak_memory_kind == "cuda allocator peak" and cal.peak_memory_bytes > 0
+    assert cal.key.device == "cuda:0" and cal.train_step_seconds.median > 0
+
+
+def test_probe_reads_the_real_gpu():
+    from advisor.probe import probe_machine
+
+    machine = probe_machine()
+    assert machine.gpus and machine.gpus[0].name and machine.gpus[0].vram_bytes > 0
+
+
+def test_auto_precision_on_this_gpu_is_supported():
+    from advisor.precision import resolve_precision
+
+    cc = torch.cuda.get_device_capability(0)
+    p = resolve_precision("auto", "cuda", cc)
+    assert p in ("fp32", "amp-fp16", "amp-bf16")

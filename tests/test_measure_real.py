@@ -1,0 +1,132 @@
+"""Real measurements on a tiny workload (seconds on a 2-core CPU); no timing is asserted."""
+
+import json
+
+import pytest
+
+from advisor.calibrate import _time_steps, calibrate, op_split_from_profile
+from advisor.cli import main
+from advisor.errors import RuntimeFailure
+from advisor.sampledata import write_image_folder
+from advisor.training import run_training
+from advisor.workload import Workload
+
+TINY = dict(model="resnet18", image_size=32, batch_size=4, num_classes=3)
+
+
+class FakeClock:
+    """Each call advances by `step` seconds: step timing becomes exact."""
+
+    def __init__(self, step=1.0):
+        self.now, self.step = 0.0, step
+
+    def __call__(self):
+        self.now += self.step
+        return self.now
+
+
+def test_timed_steps_stop_at_the_deadline_but_not_before_the_minimum():
+    clock = FakeClock()
+    times = _time_steps(lambda: None, lambda: None, clock, min_n=3, max_n=100, deadline=2.0)
+    assert times == [1.0, 1.0, 1.0]
+
+
+def test_timed_steps_stop_once_the_median_is_known():
+    clock = FakeClock()
+    times = _time_steps(lambda: None, lambda: None, clock, min_n=3, max_n=100, deadline=1e9)
+    assert len(times) == 5  # identical steps: the median is exact after the 5-sample minimum
+
+
+def test_op_split_shares_of_step_time():
+    class E:
+        def __init__(self, key, us):
+            self.key, self.self_cpu_time_total, self.self_device_time_total = key, us, 0
+
+    events = [E("aten::convolution_backward", 600), E("aten::mkldnn_convolution", 100),
+              E("aten::native_batch_norm", 200), E("ProfilerStep", 50)]
+    assert op_split_from_profile(events, 0.001, use_device_time=False) == {
+        "compute": 0.7, "memory": 0.2, "other": 0.1}
+
+
+def test_calibration_of_a_tiny_cnn_records_what_the_estimator_needs():
+    (cal,) = calibrate(Workload(**TINY), "cpu", budget_s=5)
+    assert cal.key.model == "resnet18" and cal.key.batch_size == 4
+    assert cal.train_step_seconds.n >= 3 and cal.eval_step_seconds.n >= 3
+    assert cal.frozen_step_seconds.n >= 2 and len(cal.warmup_train_step_seconds) == 2
+    assert cal.train_step_seconds.median > 0 and cal.first_steps_overhead_seconds >= 0
+    assert sum(cal.op_split.values()) == pytest.approx(1.0, abs=1e-3)
+    assert cal.peak_memory_kind == "cpu resident growth"
+
+
+def test_calibration_with_an_image_folder_measures_the_loader(tmp_path):
+    data = write_image_folder(tmp_path / "imgs", classes=2, per_class=6, width=64, height=48)
+    synthetic, fed = calibrate(Workload(**TINY, data_dir=str(data), workers=1), "cpu", budget_s=6)
+    assert synthetic.key.data_source == "synthetic"
+    assert fed.key.data_source == "imagefolder" and fed.key.workers == 1
+    assert fed.decode_images_per_s.median > 0 and fed.synthetic_train_step_seconds is not None
+
+
+def test_real_training_run_measures_each_phase():
+    run = run_training(Workload(**TINY, dataset_size=20, epochs=1, frozen_epochs=1), "cpu")
+    assert run.epochs_completed == 2 and len(run.train_seconds) == 2
+    assert run.seconds >= sum(run.train_seconds) + sum(run.valid_seconds) - 1e-6
+    assert (run.train_images, run.valid_images) == (16, 4)
+
+
+def test_corrupt_image_is_named(tmp_path):
+    data = write_image_folder(tmp_path / "imgs", classes=2, per_class=3, width=32, height=32)
+    (data / "class_00" / "broken.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(RuntimeFailure, match="broken.jpg"):
+        run_training(Workload(**TINY, dataset_size=7, valid_fraction=0.0, epochs=1, data_dir=str(data)), "cpu")
+
+
+def test_end_to_end_profile_then_recommend(tmp_path, capsys):
+    out = tmp_path / "p.json"
+    args = ["--model", "resnet18", "--image-size", "32", "--batch-size", "4"]
+    assert main(["profile", *args, "--budget-s", "6", "--output", str(out)]) == 0
+    assert "Saved to" in capsys.readouterr().out
+    assert main(["recommend", "--dataset-size", "200", *args, "--profile", str(out), "--format", "json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    (local,) = payload["options"]
+    assert local["basis"] == "measured" and local["seconds"] > 0
+    # a workload the profile lacks is calibrated on the spot and added to the profile
+    assert main(["recommend", "--dataset-size", "200", "--model", "resnet18", "--image-size", "40",
+                 "--batch-size", "4", "--profile", str(out), "--budget-s", "5", "--format", "json"]) == 0
+    capsys.readouterr()
+    saved = json.loads(out.read_text())
+    assert sorted(c["key"]["image_size"] for c in saved["calibrations"]) == [32, 40]
+
+
+def test_out_of_memory_halves_the_batch_and_says_so(monkeypatch):
+    import advisor.calibrate as calibrate_module
+
+    tried = []
+    real = calibrate_module._calibrate_once
+
+    def fake_once(w, device, budget_s, progress, timer):
+        tried.append(w.batch_size)
+        if w.batch_size > 2:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(w, device, budget_s, progress, timer)
+
+    monkeypatch.setattr(calibrate_module, "_calibrate_once", fake_once)
+    (cal,) = calibrate(Workload(**{**TINY, "batch_size": 8}), "cpu", budget_s=5)
+    assert tried == [8, 4, 2]
+    assert cal.key.batch_size == 2 and cal.requested_batch_size == 8 and cal.fitted_smaller_batch
+    assert "largest batch that fitted: 2 (requested 8)" in cal.notes
+
+
+def test_progress_shows_stage_and_time_left():
+    import io
+
+    from advisor.progress import Progress
+
+    stream = io.StringIO()
+    p = Progress(60, stream=stream, enabled=True)
+    p("timing training steps", 0.5)
+    p.done("profile measured")
+    text = stream.getvalue()
+    assert "timing training steps" in text and "s left]" in text and text.rstrip().endswith("profile measured") and text.endswith("\n")
+    quiet = io.StringIO()
+    Progress(60, stream=quiet, enabled=False)("x", 0.1)
+    assert quiet.getvalue() == ""

@@ -1,0 +1,30 @@
+import pytest
+
+from advisor.errors import UsageError
+from advisor.precision import PRECISIONS, resolve_precision
+
+
+def test_fp32_default_keeps_pytorch_tf32_semantics():
+    assert PRECISIONS["fp32"].cudnn_allow_tf32 and not PRECISIONS["fp32"].matmul_allow_tf32
+    assert not PRECISIONS["fp32-strict"].cudnn_allow_tf32
+    assert PRECISIONS["amp-fp16"].grad_scaler and not PRECISIONS["amp-bf16"].grad_scaler
+
+
+@pytest.mark.parametrize("device, cc, expected", [
+    ("cpu", None, "fp32"),
+    ("cuda", (6, 0), "fp32"),      # Pascal: no tensor cores
+    ("cuda", (7, 5), "amp-fp16"),  # Turing: fp16 tensor cores, no bf16
+    ("cuda", (8, 0), "amp-bf16"),  # Ampere and newer
+    ("cuda", (9, 0), "amp-bf16"),
+])
+def test_auto_picks_what_the_device_does_best(device, cc, expected):
+    assert resolve_precision("auto", device, cc) == expected
+
+
+def test_explicit_precision_is_kept():
+    assert resolve_precision("tf32", "cuda", (9, 0)) == "tf32"
+
+
+def test_unknown_precision():
+    with pytest.raises(UsageError, match="valid: fp32, fp32-strict"):
+        resolve_precision("half", "cpu", None)

@@ -1,0 +1,88 @@
+import json
+import os
+
+import pytest
+
+from advisor.errors import RuntimeFailure, UsageError
+from advisor.profile import SCHEMA_VERSION, default_profile_path, load_profile, save_profile
+
+from conftest import make_calibration, make_profile
+
+
+def test_round_trip_keeps_raw_samples(tmp_path):
+    p = make_profile(make_calibration(train=(1.0, 1.1, 0.9)))
+    path = save_profile(p, tmp_path / "p.json")
+    back = load_profile(path)
+    assert back == p
+    data = json.loads(path.read_text())
+    assert data["schema_version"] == SCHEMA_VERSION
+    assert data["calibrations"][0]["train_step_seconds"]["values"] == [1.0, 1.1, 0.9]
+
+
+def test_default_location_is_per_machine_in_the_data_dir(data_home):
+    path = save_profile(make_profile())
+    assert path == default_profile_path() and path.parent == data_home / "profiles"
+    assert load_profile() == make_profile()
+
+
+def test_failed_write_leaves_the_previous_profile_intact(tmp_path, monkeypatch):
+    path = save_profile(make_profile(), tmp_path / "p.json")
+    before = path.read_text()
+
+    def boom(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(KeyboardInterrupt):
+        save_profile(make_profile(make_calibration(batch=8)), path)
+    assert path.read_text() == before
+    assert [f.name for f in tmp_path.iterdir()] == ["p.json"]  # no temporary left behind
+
+
+def test_missing_profile_says_how_to_make_one(tmp_path):
+    with pytest.raises(UsageError, match="run `advisor profile`"):
+        load_profile(tmp_path / "none.json")
+
+
+def test_corrupt_profile(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(RuntimeFailure, match="not valid JSON"):
+        load_profile(bad)
+
+
+def test_newer_schema_is_refused(tmp_path):
+    path = save_profile(make_profile(), tmp_path / "p.json")
+    data = json.loads(path.read_text())
+    data["schema_version"] = SCHEMA_VERSION + 1
+    path.write_text(json.dumps(data))
+    with pytest.raises(RuntimeFailure, match="newer than this advisor reads"):
+        load_profile(path)
+
+
+def test_incomplete_profile(tmp_path):
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"schema_version": 1, "device": "cpu"}))
+    with pytest.raises(RuntimeFailure, match="damaged or incomplete"):
+        load_profile(path)
+
+
+def test_not_a_profile(tmp_path):
+    path = tmp_path / "p.json"
+    path.write_text("[1, 2]")
+    with pytest.raises(RuntimeFailure, match="not an advisor profile"):
+        load_profile(path)
+
+
+def test_output_in_a_missing_directory(tmp_path):
+    with pytest.raises(UsageError, match="does not exist"):
+        save_profile(make_profile(), tmp_path / "nope" / "p.json")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_output_in_a_read_only_directory(tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    with pytest.raises(UsageError, match="not writable"):
+        save_profile(make_profile(), ro / "p.json")
