@@ -3,7 +3,7 @@
 Warm-up steps are timed but kept apart (their excess over a steady step is the first-steps
 overhead: cudnn autotuning, allocator warm-up, loader workers starting). Timed steps run until
 the median step time is known within about 2 % or the phase's share of the budget is spent.
-One warm-up step runs under torch.profiler to split the step time between compute-heavy ops
+One extra step runs under torch.profiler to split the step time between compute-heavy ops
 (convolution, matmul) and memory-bound ops (normalisation, activations, elementwise, optimizer).
 """
 
@@ -254,27 +254,24 @@ def _calibrate_once(w: Workload, device: str, budget_s: float, progress: Progres
     notes: list[str] = []
     say("warm-up training steps", used())
     warm = []
-    n_warm = 3 if cuda else 2
-    for i in range(n_warm):
+    for _ in range(3 if cuda else 2):
         start = timer()
-        if i == n_warm - 1:  # one warm-up step under the profiler for the op split
-            activities = [torch.profiler.ProfilerActivity.CPU]
-            if cuda:
-                activities.append(torch.profiler.ProfilerActivity.CUDA)
-            with _quiet_native_stderr(), torch.profiler.profile(activities=activities) as prof:
-                step()
-                sync()
-            warm_profiled = timer() - start
-            events = prof.key_averages()
-        else:
-            step()
-            sync()
+        step()
+        sync()
         warm.append(timer() - start)
+    # one more step under the profiler for the op split; the profiler slows it, so it is
+    # neither a warm-up nor a timed sample, and shares are taken of its own wall time
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    if cuda:
+        activities.append(torch.profiler.ProfilerActivity.CUDA)
+    start = timer()
+    with _quiet_native_stderr(), torch.profiler.profile(activities=activities) as prof:
+        step()
+        sync()
+    split = op_split_from_profile(prof.key_averages(), timer() - start, use_device_time=cuda)
     say("timing training steps", used())
     train = _time_steps(step, sync, timer, min_n=3, max_n=200, deadline=deadline["train"])
     train_samples = Samples(tuple(train))
-    # the profiled step ran slower than a steady one; shares are taken of its own wall time
-    split = op_split_from_profile(events, warm_profiled, use_device_time=cuda)
 
     new_shape = 0.0
     if cuda and w.batch_size > 1:  # cudnn.benchmark autotunes again for every new shape

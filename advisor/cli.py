@@ -115,60 +115,160 @@ def _measure(workload: Workload, device: str, budget_s: float):
     return prof
 
 
+def _estimator_for(workload: Workload, profile_path: str | None, no_calibrate: bool, budget_s: float,
+                   device: str | None = None):
+    """The saved profile's Estimator, calibrating the workload first when the profile lacks it.
+
+    With no profile at all, this machine is profiled first (and the user is told). The updated
+    profile is saved back, keeping every calibration it had.
+    """
+    from advisor.estimate import Estimator
+    from advisor.profile import default_profile_path, load_profile, save_profile
+
+    if profile_path is None and not default_profile_path().exists():
+        click.echo("No saved profile for this machine: profiling it first "
+                   "(once; `advisor profile` repeats it).", err=True)
+        prof = _measure(workload, device or "auto", 60.0)
+        save_profile(prof)
+    else:
+        prof = load_profile(profile_path)
+    if device is not None:
+        from advisor.training import resolve_device
+
+        wanted = resolve_device(device)
+        if wanted != prof.device:
+            raise UsageError(
+                f"--device {device}: the profile was measured on {prof.device}; profile "
+                f"{wanted} first (`advisor profile --device {wanted} --output FILE`, then --profile FILE)."
+            )
+    estimator = Estimator(prof)
+    workload = estimator.resolve(workload)
+    if estimator.calibration_for(workload) is not None:
+        return estimator, workload
+    if no_calibrate:
+        from advisor.profiling import check_workload_runs
+
+        check_workload_runs(workload)
+        return estimator, workload
+    from advisor.profiling import add_calibration
+    from advisor.progress import Progress
+
+    click.echo(f"This workload is not in the profile: calibrating it now (about {budget_s:.0f} s; "
+               "--no-calibrate scales instead).", err=True)
+    progress = Progress(budget_s)
+    prof = add_calibration(prof, workload, budget_s, progress)
+    progress.done("calibrated")
+    save_profile(prof, profile_path)
+    return Estimator(prof), workload
+
+
+def run_options(func):
+    """Options that describe how long the workload trains, shared by recommend and validate."""
+    options = [
+        click.option("--dataset-size", type=int, required=True,
+                     help="Images in the whole dataset (train + valid)."),
+        click.option("--epochs", type=int, default=4, show_default=True),
+        click.option("--valid-fraction", type=float, default=0.2, show_default=True),
+        click.option("--frozen-epochs", type=int, default=0, show_default=True,
+                     help="Epochs before the others that train only the classifier head."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def estimate_options(func):
+    """Where the estimate comes from, shared by recommend and validate."""
+    options = [
+        click.option("--profile", "profile_path", type=click.Path(dir_okay=False), default=None,
+                     help="Profile to use (default: this machine's saved profile)."),
+        click.option("--no-calibrate", is_flag=True,
+                     help="Do not measure a workload the profile lacks; scale from the closest calibration."),
+        click.option("--budget-s", type=click.FloatRange(min=5), default=DEFAULT_RECALIBRATE_BUDGET_S,
+                     show_default=True, help="Seconds for calibrating a workload the profile lacks."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 @cli.command()
-@click.option("--dataset-size", type=int, required=True, help="Images in the whole dataset (train + valid).")
-@click.option("--epochs", type=int, default=4, show_default=True)
-@click.option("--valid-fraction", type=float, default=0.2, show_default=True)
-@click.option("--frozen-epochs", type=int, default=0, show_default=True,
-              help="Epochs before the others that train only the classifier head.")
+@run_options
 @workload_options
-@click.option("--profile", "profile_path", type=click.Path(dir_okay=False), default=None,
-              help="Profile to use (default: this machine's saved profile).")
+@estimate_options
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
-@click.option("--no-calibrate", is_flag=True,
-              help="Do not measure a workload the profile lacks; scale from the closest calibration.")
-@click.option("--budget-s", type=click.FloatRange(min=5), default=DEFAULT_RECALIBRATE_BUDGET_S,
-              show_default=True, help="Seconds for calibrating a workload the profile lacks.")
 def recommend(dataset_size, epochs, valid_fraction, frozen_epochs, model, num_classes, image_size,
               batch_size, precision, data_dir, workers, profile_path, fmt, no_calibrate, budget_s):
     """Predict the training time of a workload and recommend where to run it."""
-    from advisor.estimate import Estimator
-    from advisor.profile import default_profile_path, load_profile, save_profile
     from advisor.recommend import local_option, recommend_impl
     from advisor.report import recommend_csv, recommend_json, recommend_table, recommendation_payload
 
     workload = _workload(model, num_classes, image_size, batch_size, precision, data_dir, workers,
                          dataset_size=dataset_size, epochs=epochs, valid_fraction=valid_fraction,
                          frozen_epochs=frozen_epochs)
-    path = profile_path
-    if path is None and not default_profile_path().exists():
-        click.echo("No saved profile for this machine: profiling it first "
-                   "(once; `advisor profile` repeats it).", err=True)
-        prof = _measure(workload.with_(precision=workload.precision), "auto", 60.0)
-        save_profile(prof)
-    else:
-        prof = load_profile(path)
-    estimator = Estimator(prof)
-    workload = estimator.resolve(workload)
-    if estimator.calibration_for(workload) is None and not no_calibrate:
-        from advisor.profiling import add_calibration
-        from advisor.progress import Progress
-
-        click.echo(f"This workload is not in the profile: calibrating it now (about {budget_s:.0f} s; "
-                   "--no-calibrate scales instead).", err=True)
-        progress = Progress(budget_s)
-        prof = add_calibration(prof, workload, budget_s, progress)
-        progress.done("calibrated")
-        save_profile(prof, path)
-        estimator = Estimator(prof)
-    elif estimator.calibration_for(workload) is None:
-        from advisor.profiling import check_workload_runs
-
-        check_workload_runs(workload)
+    estimator, workload = _estimator_for(workload, profile_path, no_calibrate, budget_s)
     options = [local_option(estimator.estimate(workload))]
     payload = recommendation_payload(workload, options, recommend_impl(options))
     render = {"json": recommend_json, "csv": recommend_csv, "table": recommend_table}[fmt]
     click.echo(render(payload).rstrip("\n"))
+
+
+@cli.command()
+@run_options
+@workload_options
+@click.option("--device", default=None, help="auto, cpu, cuda or cuda:N (default: the profile's device).")
+@estimate_options
+@click.option("--max-seconds", type=click.FloatRange(min=0), default=600.0, show_default=True,
+              help="Refuse to train when the estimate is longer, unless --yes.")
+@click.option("--yes", is_flag=True, help="Train even when the estimate exceeds --max-seconds.")
+@click.option("--record", type=click.Path(dir_okay=False), default=None,
+              help="Append the result to this CSV file (a history of predictions on this machine).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def validate(dataset_size, epochs, valid_fraction, frozen_epochs, model, num_classes, image_size,
+             batch_size, precision, data_dir, workers, device, profile_path, no_calibrate, budget_s,
+             max_seconds, yes, record, fmt):
+    """Predict a workload's training time, then train it here and compare."""
+    import json
+
+    from advisor import __version__
+    from advisor.progress import TrainingProgress
+    from advisor.report import hms
+    from advisor.training import run_training
+    from advisor.validate import (Validation, append_record, check_record_file,
+                                  completed_workload, validation_table)
+
+    workload = _workload(model, num_classes, image_size, batch_size, precision, data_dir, workers,
+                         dataset_size=dataset_size, epochs=epochs, valid_fraction=valid_fraction,
+                         frozen_epochs=frozen_epochs)
+    if record:
+        check_record_file(record)
+    estimator, workload = _estimator_for(workload, profile_path, no_calibrate, budget_s, device)
+    estimate = estimator.estimate(workload)
+    if estimate.seconds > max_seconds and not yes:
+        raise UsageError(
+            f"the estimate is {hms(estimate.seconds)} ({estimate.seconds:.0f} s), over --max-seconds "
+            f"{max_seconds:.0f}; pass --yes to train anyway, or lower --dataset-size or --epochs."
+        )
+    click.echo(f"Predicted: {hms(estimate.seconds)} (band {hms(estimate.seconds_low)} to "
+               f"{hms(estimate.seconds_high)}) on {estimate.accelerator}; training now "
+               "(Ctrl-C stops and compares what ran).", err=True)
+    progress = TrainingProgress(workload.batch_size)
+    run = run_training(workload, estimator.profile.device, progress)
+    progress.done()
+    if run.epochs_completed == 0:
+        raise UsageError("interrupted before the first epoch ended: nothing to compare.")
+    if run.interrupted:
+        estimate = estimator.estimate(completed_workload(workload, run.epochs_completed))
+    result = Validation(estimate, run)
+    if fmt == "json":
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        click.echo(validation_table(result))
+    if record:
+        path = append_record(record, result.record_row(estimator.profile.machine.hostname, __version__))
+        click.echo(f"Recorded in {path}", err=True)
+    if run.interrupted:
+        raise click.exceptions.Exit(130)
 
 
 @cli.command()
@@ -184,7 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:
-        cli.main(args=argv, prog_name="advisor", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="advisor", standalone_mode=False)
+        if isinstance(code, int):  # click.exceptions.Exit, returned in non-standalone mode
+            return code
     except click.exceptions.Abort:
         click.echo("advisor: interrupted", err=True)
         return 130

@@ -33,3 +33,39 @@ class Progress:
             self.stream.write("\r" + f"[{elapsed:4.0f} s] {message or 'done'}".ljust(self._width) + "\n")
             self.stream.flush()
             self._width = 0
+
+
+class TrainingProgress:
+    """`[epoch 2/4] step 30/116, 12.1 img/s, 0:01:23 elapsed, ~0:03:10 left` on a terminal."""
+
+    def __init__(self, batch_size: int, stream=None, enabled: bool | None = None, every_s: float = 0.5):
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty() if enabled is None else enabled
+        self.batch_size = batch_size
+        self.every_s = every_s
+        self._last = -1e9
+        self._width = 0
+        self._steps_done = 0
+
+    def __call__(self, epoch: int, epochs: int, step: int, steps: int, elapsed_s: float) -> None:
+        from advisor.report import hms
+
+        if step:
+            self._steps_done += 1
+        if not self.enabled or (time.perf_counter() - self._last < self.every_s and step):
+            return
+        self._last = time.perf_counter()
+        fraction = min(1.0, (epoch * steps + step) / max(1, epochs * steps))
+        left = elapsed_s / fraction * (1 - fraction) if fraction > 0 else None
+        rate = self._steps_done * self.batch_size / elapsed_s if elapsed_s > 0 else 0.0
+        shown_epoch = min(epoch + 1, epochs)
+        text = (f"[epoch {shown_epoch}/{epochs}] step {step}/{steps}, {rate:.1f} img/s, "
+                f"{hms(elapsed_s)} elapsed, ~{hms(left) if left is not None else '?'} left")
+        self.stream.write("\r" + text.ljust(self._width))
+        self.stream.flush()
+        self._width = len(text)
+
+    def done(self) -> None:
+        if self.enabled and self._width:
+            self.stream.write("\n")
+            self.stream.flush()

@@ -27,8 +27,14 @@ def human_bytes(n: float | None) -> str:
     return f"{n:.1f} TiB"  # pragma: no cover
 
 
-def rate(value: float | None, unit: str, scale: float = 1e9, prefix: str = "G") -> str:
-    return "N/A" if value is None else f"{value / scale:.1f} {prefix}{unit}"
+def rate(value: float | None, unit: str) -> str:
+    """A rate with an SI prefix and three significant digits: 77.8 GB/s, 1.23 TFLOP/s."""
+    if value is None:
+        return "N/A"
+    for scale, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1, "")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {prefix}{unit}"
+    return f"{value:.3g} {unit}"
 
 
 def table(rows: list[list[str]], headers: list[str], align: str | None = None) -> str:
@@ -141,7 +147,7 @@ def profile_summary(profile) -> str:
         lines.append(f"  host->device pinned   {rate(mb.host_to_device_pinned_bytes_per_s.median, 'B/s')}")
         lines.append(f"  host->device pageable {rate(mb.host_to_device_pageable_bytes_per_s.median, 'B/s')}")
     for prec, s in (mb.matmul_flops_per_s or {}).items():
-        lines.append(f"  matmul {prec:<14} {rate(s.median, 'FLOP/s', 1e12, 'T')}")
+        lines.append(f"  matmul {prec:<14} {rate(s.median, 'FLOP/s')}")
     lines.append("Calibrations:")
     rows = []
     for c in profile.calibrations:

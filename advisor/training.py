@@ -252,6 +252,7 @@ def run_training(workload: Workload, device: str, progress: ProgressFn | None = 
     train_seconds: list[float] = []
     valid_seconds: list[float] = []
     start = timer()
+    last_epoch_end = start
     interrupted = False
     try:
         for epoch in range(total_epochs):
@@ -269,15 +270,18 @@ def run_training(workload: Workload, device: str, progress: ProgressFn | None = 
                 trainer.eval_step(x)
                 step += 1
             trainer.sync()
+            last_epoch_end = timer()
             train_seconds.append(valid_start - epoch_start)
-            valid_seconds.append(timer() - valid_start)
+            valid_seconds.append(last_epoch_end - valid_start)
             if progress:
                 progress(epoch + 1, total_epochs, 0, steps, timer() - start)
     except KeyboardInterrupt:
         interrupted = True
     trainer.sync()
+    # an interrupted run counts up to the end of its last complete epoch
+    end = last_epoch_end if interrupted else timer()
     return TrainingRun(
-        seconds=timer() - start, train_seconds=tuple(train_seconds[: len(valid_seconds)]),
+        seconds=end - start, train_seconds=tuple(train_seconds[: len(valid_seconds)]),
         valid_seconds=tuple(valid_seconds), train_images=workload.train_images,
         valid_images=workload.valid_images, frozen_epochs=workload.frozen_epochs,
         interrupted=interrupted,

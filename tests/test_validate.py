@@ -1,0 +1,107 @@
+"""`advisor validate`: predicted against measured, refusals, Ctrl-C and the CSV history."""
+
+import csv
+import json
+
+import pytest
+
+from advisor.cli import main
+from advisor.errors import UsageError
+from advisor.estimate import estimate_impl
+from advisor.profile import save_profile
+from advisor.training import TrainingRun, run_training
+from advisor.validate import RECORD_FIELDS, Validation, append_record, completed_workload
+from advisor.workload import Workload
+
+from conftest import make_calibration, make_profile
+
+TINY = ["--model", "resnet18", "--image-size", "32", "--batch-size", "4", "--num-classes", "3"]
+
+
+def _run(seconds, epochs=1):
+    return TrainingRun(seconds=seconds, train_seconds=(seconds * 0.8,) * epochs,
+                       valid_seconds=(seconds * 0.2,) * epochs, train_images=512, valid_images=128,
+                       frozen_epochs=0)
+
+
+def test_error_is_relative_to_the_measured_time():
+    e = estimate_impl(Workload(dataset_size=640, epochs=1), make_calibration(), accelerator="CPU")
+    v = Validation(e, _run(e.seconds / 1.25))
+    assert v.error == pytest.approx(0.25)
+    assert not v.inside_band
+    assert Validation(e, _run(e.seconds)).inside_band
+
+
+def test_interrupted_runs_compare_the_completed_epochs():
+    w = Workload(epochs=4, frozen_epochs=2)
+    assert completed_workload(w, 1).frozen_epochs == 1 and completed_workload(w, 1).epochs == 0
+    assert completed_workload(w, 3).frozen_epochs == 2 and completed_workload(w, 3).epochs == 1
+
+
+def test_ctrl_c_keeps_what_was_measured():
+    def progress(epoch, epochs, step, steps, elapsed):
+        if epoch == 1 and step == 1:
+            raise KeyboardInterrupt
+
+    w = Workload(model="resnet18", image_size=32, batch_size=4, num_classes=3, dataset_size=12, epochs=3)
+    run = run_training(w, "cpu", progress)
+    assert run.interrupted and run.epochs_completed == 1
+    assert run.seconds == pytest.approx(run.train_seconds[0] + run.valid_seconds[0], rel=0.2)
+
+
+def test_record_file_gets_a_header_once_and_rows_appended(tmp_path):
+    e = estimate_impl(Workload(dataset_size=640, epochs=1), make_calibration(), accelerator="CPU")
+    row = Validation(e, _run(20.0)).record_row("host", "0.1.0")
+    path = tmp_path / "history.csv"
+    append_record(path, row)
+    append_record(path, row)
+    rows = list(csv.DictReader(path.open()))
+    assert len(rows) == 2 and tuple(rows[0]) == RECORD_FIELDS
+    assert rows[0]["measured_s"] == "20.0" and rows[0]["model"] == "resnet34"
+
+
+def test_record_file_of_another_kind_is_refused(tmp_path):
+    path = tmp_path / "other.csv"
+    path.write_text("a,b,c\n1,2,3\n")
+    e = estimate_impl(Workload(), make_calibration(), accelerator="CPU")
+    with pytest.raises(UsageError, match="other columns"):
+        append_record(path, Validation(e, _run(1.0)).record_row("h", "v"))
+    assert path.read_text() == "a,b,c\n1,2,3\n"
+
+
+def test_validate_refuses_a_long_run_without_yes(tmp_path, capsys):
+    profile = str(save_profile(make_profile(make_calibration()), tmp_path / "p.json"))
+    code = main(["validate", "--dataset-size", "20000", "--profile", profile])  # about 18 min
+    err = capsys.readouterr().err
+    assert code == 2 and "over --max-seconds 600" in err and "--yes" in err
+
+
+def test_validate_on_another_device_than_profiled(tmp_path, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    profile = str(save_profile(make_profile(make_calibration()), tmp_path / "p.json"))
+    code = main(["validate", "--dataset-size", "100", "--profile", profile, "--device", "cuda"])
+    assert code == 2 and "no CUDA GPU" in capsys.readouterr().err
+
+
+def test_validate_end_to_end_on_a_tiny_workload(tmp_path, capsys):
+    profile = tmp_path / "p.json"
+    assert main(["profile", *TINY, "--budget-s", "6", "--output", str(profile)]) == 0
+    capsys.readouterr()
+    record = tmp_path / "history.csv"
+    code = main(["validate", "--dataset-size", "40", "--epochs", "2", *TINY, "--profile", str(profile),
+                 "--record", str(record), "--format", "json"])
+    out = capsys.readouterr().out
+    assert code == 0
+    result = json.loads(out)
+    assert result["measured"]["epochs_completed"] == 2 and result["measured"]["seconds"] > 0
+    assert result["predicted"]["basis"] == "measured"
+    assert isinstance(result["inside_band"], bool) and "error_pct" in result
+    (row,) = list(csv.DictReader(record.open()))
+    assert row["model"] == "resnet18" and float(row["measured_s"]) > 0
+    # the table form
+    assert main(["validate", "--dataset-size", "40", "--epochs", "1", *TINY, "--profile", str(profile)]) == 0
+    out = capsys.readouterr().out
+    assert "training time" in out and "predicted" in out and "measured" in out
