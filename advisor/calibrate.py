@@ -59,6 +59,7 @@ class Calibration:
     valid_start_seconds: float = 0.0  # validation loader, likewise
     synthetic_train_step_seconds: Samples | None = None  # same model without the loader
     decode_images_per_s: Samples | None = None  # one process: decode + augment
+    loader_images_per_s: Samples | None = None  # the DataLoader with its workers, no training
     peak_memory_bytes: int | None = None
     peak_memory_kind: str = ""  # "cuda allocator peak" or "cpu resident growth"
     op_split: dict[str, float] = field(default_factory=dict)  # share of a step's wall time
@@ -113,7 +114,7 @@ class Calibration:
             value = d[name]
             if name == "key":
                 value = CalibrationKey(**value)
-            elif name.endswith(("_step_seconds", "_images_per_s")) and isinstance(value, dict):
+            elif name.endswith(("_step_seconds", "_images_per_s")) and isinstance(value, dict):  # Samples
                 value = Samples(tuple(value["values"]))
             elif name.startswith("warmup_") or name == "notes":
                 value = tuple(value)
@@ -259,19 +260,20 @@ def _calibrate_once(w: Workload, device: str, budget_s: float, progress: Progres
         step()
         sync()
         warm.append(timer() - start)
-    # one more step under the profiler for the op split; the profiler slows it, so it is
-    # neither a warm-up nor a timed sample, and shares are taken of its own wall time
+    # one more step under the profiler for the op split; the profiler slows it (per event, so
+    # most where ops are many and small), so it is neither a warm-up nor a timed sample, and the
+    # ops' self times are taken as shares of an unprofiled step
     activities = [torch.profiler.ProfilerActivity.CPU]
     if cuda:
         activities.append(torch.profiler.ProfilerActivity.CUDA)
-    start = timer()
     with _quiet_native_stderr(), torch.profiler.profile(activities=activities) as prof:
         step()
         sync()
-    split = op_split_from_profile(prof.key_averages(), timer() - start, use_device_time=cuda)
+    events = prof.key_averages()
     say("timing training steps", used())
     train = _time_steps(step, sync, timer, min_n=3, max_n=200, deadline=deadline["train"])
     train_samples = Samples(tuple(train))
+    split = op_split_from_profile(events, train_samples.median, use_device_time=cuda)
 
     new_shape = 0.0
     if cuda and w.batch_size > 1:  # cudnn.benchmark autotunes again for every new shape
@@ -333,7 +335,8 @@ def _calibrate_once(w: Workload, device: str, budget_s: float, progress: Progres
         synthetic, key=CalibrationKey.of(w, device), train_step_seconds=fed["train"],
         eval_step_seconds=fed["eval"], epoch_start_seconds=fed["epoch_start"],
         valid_start_seconds=fed["valid_start"], synthetic_train_step_seconds=train_samples,
-        decode_images_per_s=fed["decode"], elapsed_s=timer() - t0, notes=tuple(notes),
+        decode_images_per_s=fed["decode"], loader_images_per_s=fed["loader"],
+        elapsed_s=timer() - t0, notes=tuple(notes),
     )
     return [synthetic, fed_cal]
 
@@ -380,9 +383,19 @@ def _measure_fed(trainer, w: Workload, device: str, timer, deadline: float, synt
         del it  # shuts the workers down
         return first_s, times
 
+    # the loader alone, with its workers: what it can deliver to a fast accelerator
+    train_loader = make_loader(train_ds, big, device, shuffle=True)
+    it = iter(train_loader)
+    next(it)  # worker start
+    loader_rates = []
+    for _ in range(max(4, 2 * w.workers)):
+        start = timer()
+        batch = next(it)
+        loader_rates.append(len(batch[0]) / (timer() - start))
+    del it
+
     now = timer()
     train_deadline = now + 0.7 * (deadline - now)
-    train_loader = make_loader(train_ds, big, device, shuffle=True)
     first_train, train = fed_phase(train_loader, lambda b: trainer.train_step(b[0], b[1]), 3, train_deadline)
     valid_loader = make_loader(valid_ds, big, device, shuffle=False)
     first_valid, evals = fed_phase(valid_loader, lambda b: trainer.eval_step(b[0]), 3, deadline)
@@ -395,4 +408,4 @@ def _measure_fed(trainer, w: Workload, device: str, timer, deadline: float, synt
     return dict(train=train_s, eval=eval_s,
                 epoch_start=max(0.0, first_train - train_s.median),
                 valid_start=max(0.0, first_valid - eval_s.median),
-                decode=Samples(tuple(decode_times)))
+                decode=Samples(tuple(decode_times)), loader=Samples(tuple(loader_rates)))

@@ -279,6 +279,17 @@ def models():
     click.echo("\n".join(torchvision_model_names()))
 
 
+def _one_line(message: str) -> str:
+    """An error raised in a DataLoader worker arrives wrapped in the worker's traceback; its
+    last line ("advisor.errors.RuntimeFailure: <message>") carries the message itself."""
+    lines = [line for line in message.strip().splitlines() if line.strip()]
+    if len(lines) <= 1:
+        return message.strip()
+    last = lines[-1]
+    prefix, sep, rest = last.partition(": ")
+    return rest if sep and prefix.rsplit(".", 1)[-1] in ("RuntimeFailure", "UsageError", "AdvisorError") else last
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: one-line errors with exit 2 (usage) or 1 (runtime); --debug for tracebacks."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -298,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     except AdvisorError as exc:
         if debug:
             traceback.print_exc()
-        click.echo(f"advisor: error: {exc}", err=True)
+        click.echo(f"advisor: error: {_one_line(str(exc))}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("\nadvisor: interrupted; nothing was saved", err=True)

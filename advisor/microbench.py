@@ -24,6 +24,7 @@ class MicroBenchmarks:
     host_to_device_pinned_bytes_per_s: Samples | None = None
     host_to_device_pageable_bytes_per_s: Samples | None = None
     matmul_flops_per_s: dict[str, Samples] | None = None  # precision -> FLOP/s
+    op_overhead_s: Samples | None = None  # seconds per tiny op: dispatch (and kernel launch)
 
     def to_dict(self) -> dict:
         def s(x):
@@ -36,6 +37,7 @@ class MicroBenchmarks:
             "host_to_device_pageable_bytes_per_s": s(self.host_to_device_pageable_bytes_per_s),
             "matmul_flops_per_s": None if self.matmul_flops_per_s is None
             else {k: s(v) for k, v in self.matmul_flops_per_s.items()},
+            "op_overhead_s": s(self.op_overhead_s),
         }
 
     @classmethod
@@ -50,6 +52,7 @@ class MicroBenchmarks:
             host_to_device_pinned_bytes_per_s=s(d.get("host_to_device_pinned_bytes_per_s")),
             host_to_device_pageable_bytes_per_s=s(d.get("host_to_device_pageable_bytes_per_s")),
             matmul_flops_per_s=None if mm is None else {k: s(v) for k, v in mm.items()},
+            op_overhead_s=s(d.get("op_overhead_s")),
         )
 
 
@@ -121,11 +124,30 @@ def matmul_throughput(device, precision: str, n: int, repeats: int = 5, timer: T
         torch.backends.cuda.matmul.allow_tf32 = previous
 
 
+def op_overhead(device, ops: int = 2000, repeats: int = 5, timer: Timer = time.perf_counter) -> Samples:
+    """Seconds per op of a chain of tiny elementwise ops: the fixed cost every op pays
+    (Python and dispatcher on a CPU; plus the kernel launch on a GPU)."""
+    import torch
+
+    x = torch.ones(16, device=device)
+    sync = _cuda_sync(device) if torch.device(device).type == "cuda" else (lambda: None)
+
+    def chain():
+        y = x
+        for _ in range(ops):
+            y = y * 1.0001
+
+    with torch.no_grad():
+        rates = rate_samples(chain, float(ops), repeats, timer=timer, sync=sync)
+    return Samples(tuple(1.0 / r for r in rates.values))
+
+
 def run_microbenchmarks(device: str, compute_capability: tuple[int, int] | None = None) -> MicroBenchmarks:
     """All micro-benchmarks that apply to `device` ("cpu" or "cuda:N"); a few seconds in all."""
     host = host_memory_bandwidth()
     if not device.startswith("cuda"):
-        return MicroBenchmarks(host, matmul_flops_per_s={"fp32": matmul_throughput("cpu", "fp32", 1024)})
+        return MicroBenchmarks(host, matmul_flops_per_s={"fp32": matmul_throughput("cpu", "fp32", 1024)},
+                               op_overhead_s=op_overhead("cpu"))
     matmuls = {"fp32-strict": matmul_throughput(device, "fp32-strict", 4096)}
     cc = compute_capability or (0, 0)
     if cc >= (8, 0):
@@ -139,4 +161,5 @@ def run_microbenchmarks(device: str, compute_capability: tuple[int, int] | None 
         host_to_device_pinned_bytes_per_s=host_to_device_bandwidth(device, pinned=True),
         host_to_device_pageable_bytes_per_s=host_to_device_bandwidth(device, pinned=False),
         matmul_flops_per_s=matmuls,
+        op_overhead_s=op_overhead(device),
     )

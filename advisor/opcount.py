@@ -10,7 +10,8 @@ nothing stayed in cache). Ops fall into two classes, the split that cross-hardwa
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import math
+from dataclasses import dataclass
 
 COMPUTE_OPS = frozenset({
     "convolution", "convolution_backward", "mm", "addmm", "bmm", "baddbmm", "_convolution",
@@ -21,22 +22,66 @@ COMPUTE_OPS = frozenset({
 })
 
 
+MIN_BIN, MAX_BIN = -12, 16  # log2 of arithmetic intensity (FLOPs per byte)
+
+
+def intensity_bin(flops: float, nbytes: float) -> int:
+    """log2 bucket of an op's arithmetic intensity; pure data movement goes to the lowest."""
+    if flops <= 0 or nbytes <= 0:
+        return MIN_BIN if flops <= 0 else MAX_BIN
+    return max(MIN_BIN, min(MAX_BIN, math.floor(math.log2(flops / nbytes))))
+
+
+@dataclass(frozen=True)
+class OpBin:
+    """Ops of one class whose arithmetic intensity falls in one log2 bucket, summed."""
+
+    op_class: str  # "compute" or "memory"
+    log2_intensity: int
+    flops: float
+    bytes: float
+    ops: int
+
+
 @dataclass(frozen=True)
 class PhaseCost:
-    """Work of one phase of a step for the whole batch."""
+    """Work of one phase of a step for the whole batch, binned by op class and intensity.
 
-    compute_flops: float = 0.0
-    compute_bytes: float = 0.0
-    memory_flops: float = 0.0
-    memory_bytes: float = 0.0
-    ops: int = 0
+    Bins keep what a roofline needs (an op is bound by FLOPs or by bytes depending on its
+    intensity) at a size independent of the model's depth.
+    """
 
-    def __add__(self, other: PhaseCost) -> PhaseCost:
-        return PhaseCost(*(a + b for a, b in zip(astuple_(self), astuple_(other))))
+    bins: tuple[OpBin, ...] = ()
 
+    def _sum(self, attr: str, op_class: str | None = None) -> float:
+        return sum(getattr(b, attr) for b in self.bins if op_class in (None, b.op_class))
 
-def astuple_(c: PhaseCost) -> tuple:
-    return (c.compute_flops, c.compute_bytes, c.memory_flops, c.memory_bytes, c.ops)
+    @property
+    def compute_flops(self) -> float:
+        return self._sum("flops", "compute")
+
+    @property
+    def compute_bytes(self) -> float:
+        return self._sum("bytes", "compute")
+
+    @property
+    def memory_flops(self) -> float:
+        return self._sum("flops", "memory")
+
+    @property
+    def memory_bytes(self) -> float:
+        return self._sum("bytes", "memory")
+
+    @property
+    def ops(self) -> int:
+        return int(self._sum("ops"))
+
+    def to_dict(self) -> dict:
+        return {"bins": [[b.op_class, b.log2_intensity, b.flops, b.bytes, b.ops] for b in self.bins]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> PhaseCost:
+        return cls(tuple(OpBin(c, int(i), float(f), float(n), int(o)) for c, i, f, n, o in d["bins"]))
 
 
 @dataclass(frozen=True)
@@ -51,15 +96,32 @@ class StepCost:
     trainable_head_parameters: int
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {"batch_size": self.batch_size, "train": self.train.to_dict(),
+                "eval": self.eval.to_dict(), "frozen": self.frozen.to_dict(),
+                "parameters": self.parameters,
+                "trainable_head_parameters": self.trainable_head_parameters}
 
     @classmethod
     def from_dict(cls, d: dict) -> StepCost:
         return cls(
-            batch_size=d["batch_size"], train=PhaseCost(**d["train"]), eval=PhaseCost(**d["eval"]),
-            frozen=PhaseCost(**d["frozen"]), parameters=d["parameters"],
-            trainable_head_parameters=d["trainable_head_parameters"],
+            batch_size=d["batch_size"], train=PhaseCost.from_dict(d["train"]),
+            eval=PhaseCost.from_dict(d["eval"]), frozen=PhaseCost.from_dict(d["frozen"]),
+            parameters=d["parameters"], trainable_head_parameters=d["trainable_head_parameters"],
         )
+
+
+def _conv_backward_flops(grad_out, x, weight, _bias_sizes, _stride, _padding, _dilation,
+                         transposed, _output_padding, _groups, output_mask) -> float:
+    """Each requested gradient (input, weight) costs one forward convolution.
+
+    torch.utils.flop_counter's own formula ignores groups for the weight gradient and counts
+    depthwise convolutions (MobileNet, EfficientNet) tens of times over; the forward formula
+    handles groups through the weight's shape, so it is used for both gradients.
+    """
+    from torch.utils.flop_counter import conv_flop_count
+
+    forward = conv_flop_count(tuple(x.shape), tuple(weight.shape), tuple(grad_out.shape), transposed)
+    return float(forward * (int(bool(output_mask[0])) + int(bool(output_mask[1]))))
 
 
 def _counting_mode():
@@ -69,10 +131,10 @@ def _counting_mode():
     from torch.utils.flop_counter import flop_registry
 
     class _Counter(TorchDispatchMode):
-        def __init__(self):
+        def __init__(self, byte_scale: float):
             super().__init__()
-            self.totals = dict(compute_flops=0.0, compute_bytes=0.0, memory_flops=0.0,
-                               memory_bytes=0.0, ops=0)
+            self.byte_scale = byte_scale
+            self.bins: dict[tuple[str, int], list] = {}
 
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
@@ -84,17 +146,24 @@ def _counting_mode():
             tensors = [t for t in tree_flatten((args, kwargs, out))[0] if isinstance(t, torch.Tensor)]
             nbytes = float(sum(t.numel() * t.element_size() for t in tensors))
             flops = 0.0
-            if packet in flop_registry:
+            if packet is torch.ops.aten.convolution_backward:
+                flops = _conv_backward_flops(*args)
+            elif packet in flop_registry:
                 flops = float(flop_registry[packet](*args, **kwargs, out_val=out))
             name = packet.__name__
             cls = "compute" if name in COMPUTE_OPS else "memory"
             if cls == "memory" and not flops:
                 # elementwise work: about one operation per output element
                 flops = float(sum(t.numel() for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)))
-            self.totals[f"{cls}_flops"] += flops
-            self.totals[f"{cls}_bytes"] += nbytes
-            self.totals["ops"] += 1
+            nbytes *= self.byte_scale
+            acc = self.bins.setdefault((cls, intensity_bin(flops, nbytes)), [0.0, 0.0, 0])
+            acc[0] += flops
+            acc[1] += nbytes
+            acc[2] += 1
             return out
+
+        def cost(self) -> PhaseCost:
+            return PhaseCost(tuple(OpBin(c, i, f, n, o) for (c, i), (f, n, o) in sorted(self.bins.items())))
 
     return _Counter
 
@@ -125,8 +194,8 @@ def count_step(model_name: str, num_classes: int, image_size: int, batch_size: i
         opt = torch.optim.SGD(params, lr=0.01, momentum=0.9) if params and mode != "eval" else None
         x = torch.empty(batch_size, 3, image_size, image_size, device="meta")
         y = torch.zeros(batch_size, dtype=torch.long, device="meta")
-        counter = counter_cls()
-        # autocast on meta is not available; cast the cost afterwards (bytes halve for 16-bit)
+        # autocast does not run on meta tensors: 16-bit precisions move half the bytes
+        counter = counter_cls(0.5 if dtype is not None else 1.0)
         with counter:
             if mode == "eval":
                 with torch.no_grad():
@@ -136,10 +205,7 @@ def count_step(model_name: str, num_classes: int, image_size: int, batch_size: i
                 loss.backward()
                 if opt is not None:
                     opt.step()
-        t = counter.totals
-        scale = 0.5 if dtype is not None else 1.0
-        return PhaseCost(t["compute_flops"], t["compute_bytes"] * scale, t["memory_flops"],
-                         t["memory_bytes"] * scale, int(t["ops"]))
+        return counter.cost()
 
     model = build_model(model_name, num_classes, image_size, device="meta")
     head = classifier_head(model)

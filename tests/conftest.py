@@ -6,17 +6,22 @@ import pytest
 
 from advisor.calibrate import Calibration, CalibrationKey
 from advisor.microbench import MicroBenchmarks
-from advisor.opcount import PhaseCost, StepCost
+from advisor.opcount import OpBin, PhaseCost, StepCost
 from advisor.probe import CpuInfo, MachineInfo
 from advisor.profile import Profile
 from advisor.stats import Samples
 
 
+def make_phase(flops: float, bytes_: float, ops: int) -> PhaseCost:
+    """Compute ops doing all the FLOPs at high intensity, memory ops moving all the bytes."""
+    return PhaseCost((OpBin("compute", 10, flops, flops / 1024, ops // 2),
+                      OpBin("memory", -12, 0.0, bytes_, ops - ops // 2)))
+
+
 def make_cost(batch: int, flops: float, bytes_: float, ops: int = 100) -> StepCost:
-    train = PhaseCost(compute_flops=3 * flops, compute_bytes=0, memory_flops=0, memory_bytes=3 * bytes_, ops=3 * ops)
-    ev = PhaseCost(compute_flops=flops, compute_bytes=0, memory_flops=0, memory_bytes=bytes_, ops=ops)
-    return StepCost(batch_size=batch, train=train, eval=ev, frozen=ev, parameters=1000,
-                    trainable_head_parameters=10)
+    ev = make_phase(flops, bytes_, ops)
+    return StepCost(batch_size=batch, train=make_phase(3 * flops, 3 * bytes_, 3 * ops), eval=ev,
+                    frozen=ev, parameters=1000, trainable_head_parameters=10)
 
 
 def make_calibration(model="resnet34", image_size=224, batch=64, precision="fp32", device="cpu",
@@ -38,7 +43,7 @@ def make_calibration(model="resnet34", image_size=224, batch=64, precision="fp32
     )
 
 
-def make_profile(*cals: Calibration, device="cpu", ram=16 * 2**30) -> Profile:
+def make_profile(*cals: Calibration, device="cpu", ram=16 * 2**30, op_overhead_s=0.0) -> Profile:
     machine = MachineInfo(
         hostname="testhost", os="Linux", python_version="3.11", torch_version="2.x",
         torchvision_version="0.x", cuda_runtime_version=None, driver_version=None,
@@ -47,7 +52,7 @@ def make_profile(*cals: Calibration, device="cpu", ram=16 * 2**30) -> Profile:
     )
     return Profile(
         machine=machine, device=device, device_name="Test CPU (2 cores)",
-        microbenchmarks=MicroBenchmarks(Samples((1e10, 1.1e10))),
+        microbenchmarks=MicroBenchmarks(Samples((1e10, 1.1e10)), op_overhead_s=Samples((op_overhead_s,))),
         calibrations=cals or (make_calibration(),), created_at="2026-01-01T00:00:00+00:00",
         advisor_version="0.1.0",
     )

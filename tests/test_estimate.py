@@ -75,7 +75,8 @@ def test_estimator_uses_the_matching_calibration():
 
 
 def test_uncalibrated_workload_is_scaled_by_counted_work_with_a_wide_band():
-    # the reference does 1e9 FLOPs and 1e8 bytes per eval step; the target twice both
+    # the reference does 1e9 FLOPs and 1e8 bytes per eval step; the target twice both, in as
+    # many ops (no per-op overhead in this profile)
     profile = make_profile(make_calibration(split={"compute": 0.7, "memory": 0.3, "other": 0.0}))
     counted = []
 
@@ -125,3 +126,15 @@ def test_estimate_rows_become_a_dataframe():
     df = to_dataframe([e, e])
     assert len(df) == 2
     assert {"seconds", "seconds_low", "workload_model", "seconds_training"} <= set(df.columns)
+
+
+def test_per_op_overhead_makes_many_small_ops_cost_more():
+    profile = make_profile(make_calibration(), op_overhead_s=1e-4)
+    few = Estimator(profile, count=lambda *a: make_cost(64, 1e9, 1e8, ops=100)).estimate(Workload(model="a"))
+    many = Estimator(profile, count=lambda *a: make_cost(64, 1e9, 1e8, ops=1000)).estimate(Workload(model="b"))
+    step_few = 64 / few.train_images_per_s
+    step_many = 64 / many.train_images_per_s
+    assert step_few == pytest.approx(1.0)  # the reference's own work: its measured step
+    # the roofline puts the 1 s reference step at 0.7 + 0.25 s of ops + 300 ops x 0.1 ms = 0.98 s;
+    # 2700 more ops add 0.27 s of model time, scaled by the measured/model ratio 1 / 0.98
+    assert step_many - step_few == pytest.approx(2700 * 1e-4 / 0.98)

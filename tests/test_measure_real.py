@@ -130,3 +130,18 @@ def test_progress_shows_stage_and_time_left():
     quiet = io.StringIO()
     Progress(60, stream=quiet, enabled=False)("x", 0.1)
     assert quiet.getvalue() == ""
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_corrupt_image_in_profile_data_is_one_line(tmp_path, capsys, workers):
+    data = write_image_folder(tmp_path / "imgs", classes=2, per_class=2, width=32, height=32)
+    for c in ("class_00", "class_01"):
+        for f in (data / c).iterdir():
+            f.write_bytes(b"truncated")
+    code = main(["profile", *["--model", "resnet18", "--image-size", "32", "--batch-size", "2"],
+                 "--data", str(data), "--workers", str(workers), "--budget-s", "5",
+                 "--output", str(tmp_path / "p.json")])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert len(err.strip().splitlines()) == 1 and "cannot decode image" in err and ".jpg" in err
+    assert not (tmp_path / "p.json").exists()
