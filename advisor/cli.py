@@ -93,16 +93,16 @@ def _print_profile(prof, fmt):
         click.echo(profile_summary(prof))
 
 
-def _check_writable(output: str) -> None:
-    """Fail before a minute of measuring, not after, when --output cannot be written."""
+def _check_writable(output: str, option: str = "--output") -> None:
+    """Fail before a minute of measuring, not after, when an output file cannot be written."""
     import os
     from pathlib import Path
 
     parent = Path(output).resolve().parent
     if not parent.is_dir():
-        raise UsageError(f"--output {output}: directory {parent} does not exist; create it first.")
+        raise UsageError(f"{option} {output}: directory {parent} does not exist; create it first.")
     if not os.access(parent, os.W_OK):
-        raise UsageError(f"--output {output}: directory {parent} is not writable; choose another path.")
+        raise UsageError(f"{option} {output}: directory {parent} is not writable; choose another path.")
 
 
 def _measure(workload: Workload, device: str, budget_s: float):
@@ -196,21 +196,92 @@ def estimate_options(func):
 @run_options
 @workload_options
 @estimate_options
+@click.option("--objective", type=click.Choice(["time", "cost", "balanced"]), default="balanced",
+              show_default=True, help="What `best` optimises.")
+@click.option("--max-cost", type=float, default=None, help="Exclude options costing more (USD).")
+@click.option("--deadline", default=None, help="Exclude options taking longer, e.g. 2h30m, 90m, 1:30:00.")
+@click.option("--provider", "providers", multiple=True, help="Only this provider (repeatable): colab, gcp, paperspace.")
+@click.option("--target", "targets", multiple=True, help="Also estimate this GPU, unpriced (repeatable), e.g. H200.")
+@click.option("--spot", is_flag=True, help="Use spot/preemptible prices where offered.")
+@click.option("--top", type=click.IntRange(min=1), default=None, help="Show only the first N options.")
+@click.option("--local-only", is_flag=True, help="Only this machine (no catalog offers).")
+@click.option("--catalog", "catalog_files", multiple=True, type=click.Path(dir_okay=False),
+              help="A TOML file adding or overriding GPUs and offers (repeatable).")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+              help="Write time against cost, Pareto front labelled, to this PNG (needs matplotlib).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 def recommend(dataset_size, epochs, valid_fraction, frozen_epochs, model, num_classes, image_size,
-              batch_size, precision, data_dir, workers, profile_path, fmt, no_calibrate, budget_s):
-    """Predict the training time of a workload and recommend where to run it."""
-    from advisor.recommend import local_option, recommend_impl
-    from advisor.report import recommend_csv, recommend_json, recommend_table, recommendation_payload
+              batch_size, precision, data_dir, workers, profile_path, no_calibrate, budget_s,
+              objective, max_cost, deadline, providers, targets, spot, top, local_only,
+              catalog_files, plot_path, fmt):
+    """Predict the training time of a workload here and on cloud GPUs, price it, recommend."""
+    from advisor.advise import advise
+    from advisor.catalog import check_providers_impl, load_catalog
+    from advisor.profile import load_reference_profiles
+    from advisor.recommend import parse_duration
+    from advisor.report import recommend_csv, recommend_json, recommend_table
 
     workload = _workload(model, num_classes, image_size, batch_size, precision, data_dir, workers,
                          dataset_size=dataset_size, epochs=epochs, valid_fraction=valid_fraction,
                          frozen_epochs=frozen_epochs)
+    if max_cost is not None and not max_cost >= 0:
+        raise UsageError(f"--max-cost {max_cost:g} must be zero or more US dollars.")
+    deadline_s = parse_duration(deadline) if deadline is not None else None
+    check_providers_impl(providers)
+    catalog = load_catalog(tuple(catalog_files))
+    for t in targets:
+        catalog.gpu(t)
+    if plot_path is not None:
+        _check_writable(plot_path, "--plot")
     estimator, workload = _estimator_for(workload, profile_path, no_calibrate, budget_s)
-    options = [local_option(estimator.estimate(workload))]
-    payload = recommendation_payload(workload, options, recommend_impl(options))
+    advice = advise(estimator.profile, workload, catalog, providers=providers, targets=targets,
+                    spot=spot, objective=objective, max_cost=max_cost, deadline_s=deadline_s,
+                    top=top, include_offers=not local_only, references=load_reference_profiles(),
+                    estimator=estimator)
+    payload = advice.to_dict()
     render = {"json": recommend_json, "csv": recommend_csv, "table": recommend_table}[fmt]
     click.echo(render(payload).rstrip("\n"))
+    if plot_path is not None:
+        from advisor.report import plot_options
+
+        click.echo(f"Plot written to {plot_options(payload, plot_path)}", err=True)
+
+
+@cli.group()
+def catalog():
+    """List the GPUs and cloud offers advisor knows, with prices, sources and dates."""
+
+
+@catalog.command("gpus")
+@click.option("--catalog", "catalog_files", multiple=True, type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+def catalog_gpus(catalog_files, fmt):
+    """GPU specifications (dense tensor-core peaks)."""
+    from advisor.catalog import load_catalog
+    from advisor.report import gpus_output
+
+    click.echo(gpus_output(load_catalog(tuple(catalog_files)), fmt).rstrip("\n"))
+
+
+@catalog.command("offers")
+@click.option("--provider", "providers", multiple=True, help="Only this provider (repeatable).")
+@click.option("--gpu", default=None, help="Only offers with this GPU.")
+@click.option("--catalog", "catalog_files", multiple=True, type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+def catalog_offers(providers, gpu, catalog_files, fmt):
+    """Cloud offers with prices per hour, billing rule, runtime limit, date and source."""
+    import datetime as dt
+
+    from advisor.catalog import check_providers_impl, filter_offers_impl, load_catalog, stale_prices_impl
+    from advisor.report import offers_output
+
+    cat = load_catalog(tuple(catalog_files))
+    gpu_id = cat.gpu(gpu).id if gpu else None
+    offers = filter_offers_impl(cat.offers, check_providers_impl(providers), gpu_id)
+    click.echo(offers_output(cat, offers, fmt).rstrip("\n"))
+    stale = stale_prices_impl(offers, dt.date.today())
+    if stale:
+        click.echo(f"Warning: {stale}", err=True)
 
 
 @cli.command()

@@ -25,8 +25,10 @@ class RuntimeFailure(AdvisorError):
 
 def did_you_mean(value: str, choices: Iterable[str], n: int = 3) -> str:
     """' Did you mean: a, b?' for the closest choices, or '' when none is close."""
-    close = difflib.get_close_matches(value.lower(), [c.lower() for c in choices], n=n, cutoff=0.6)
-    by_lower = {c.lower(): c for c in choices}
+    by_lower = {}
+    for c in choices:
+        by_lower.setdefault(c.lower(), c)
+    close = difflib.get_close_matches(value.lower(), list(by_lower), n=n, cutoff=0.6)
     if not close:
         return ""
     return " Did you mean: " + ", ".join(by_lower[c] for c in close) + "?"

@@ -45,7 +45,8 @@ class Estimate:
     bottleneck: str  # "compute", "memory", "input pipeline", "overhead"
     fits_memory: bool
     peak_memory_bytes: int | None
-    basis: str  # "measured" (calibrated workload) or "scaled" (from another calibration)
+    basis: str  # "measured" (calibrated here), "scaled" (from another calibration here) or
+    # "predicted" (other hardware, from counted work and its specifications)
     breakdown_seconds: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
 
@@ -64,11 +65,13 @@ def _phase_seconds(images: int, batch: int, step_seconds: float) -> float:
 def estimate_impl(workload: Workload, cal: Calibration, *, accelerator: str,
                   ram_bytes: int | None = None, vram_bytes: int | None = None,
                   scale: dict[str, float] | None = None, basis: str = "measured",
+                  band: tuple[float, float] | None = None,
                   extra_notes: tuple[str, ...] = ()) -> Estimate:
     """Full training time of `workload` from calibration `cal`.
 
     `scale` multiplies the calibration's step times per phase ("train", "eval", "frozen") when
-    the workload differs from what was calibrated.
+    the workload differs from what was calibrated. `band` (low, high factors) replaces the
+    band derived from the samples, for predictions whose error is known from benchmarks.
     """
     scale = scale or {"train": 1.0, "eval": 1.0, "frozen": 1.0}
     b = workload.batch_size
@@ -98,10 +101,12 @@ def estimate_impl(workload: Workload, cal: Calibration, *, accelerator: str,
     seconds, breakdown = total(0.5)
     low, _ = total(0.25)
     high, _ = total(0.75)
-    if basis == "measured":
+    if band is not None:
+        low, high = seconds * band[0], seconds * band[1]
+    elif basis == "measured":
         # few samples: the median itself is uncertain
-        band = MEASURED_BAND + cal.train_step_seconds.standard_error_of_median
-        low, high = min(low, seconds) * (1 - band), max(high, seconds) * (1 + band)
+        half = MEASURED_BAND + cal.train_step_seconds.standard_error_of_median
+        low, high = min(low, seconds) * (1 - half), max(high, seconds) * (1 + half)
     else:
         low, high = seconds * SCALED_LOW_FACTOR, seconds * SCALED_HIGH_FACTOR
 
@@ -126,6 +131,8 @@ def estimate_impl(workload: Workload, cal: Calibration, *, accelerator: str,
         notes.append(f"training needs about {peak / 2**30:.1f} GiB, near or over this machine's RAM")
     if vram_bytes and peak and cal.key.device != "cpu" and peak > vram_bytes:
         fits = False
+        notes.append(f"needs about {peak / 2**30:.1f} GiB of GPU memory, more than the "
+                     f"{vram_bytes / 2**30:.0f} GiB usable")
     if cal.key.data_source == "synthetic":
         notes.append("synthetic tensors: JPEG decoding is not included (profile with --data to include it)")
     if workload.frozen_epochs:
@@ -213,6 +220,19 @@ class Estimator:
             cc = next((g.compute_capability for g in self.profile.machine.gpus if g.index == index), None)
         return workload.with_(precision=resolve_precision("auto", self.profile.device.split(":")[0], cc))
 
+    def step_cost(self, workload: Workload) -> StepCost:
+        """The workload's counted work: from its calibration when it has one, else counted."""
+        workload = self.resolve(workload)
+        cal = self.calibration_for(workload)
+        if cal is not None and cal.step_cost is not None:
+            return cal.step_cost
+        if self._count is None:
+            from advisor.opcount import count_step
+
+            self._count = count_step
+        return self._count(workload.model, workload.num_classes, workload.image_size,
+                           workload.batch_size, workload.precision)
+
     def calibration_for(self, workload: Workload) -> Calibration | None:
         return self.profile.find(CalibrationKey.of(self.resolve(workload), self.profile.device))
 
@@ -229,12 +249,7 @@ class Estimator:
             raise RuntimeFailure(
                 "the profile has no calibration to scale from; re-run `advisor profile`."
             )
-        if self._count is None:
-            from advisor.opcount import count_step
-
-            self._count = count_step
-        target = self._count(workload.model, workload.num_classes, workload.image_size,
-                             workload.batch_size, workload.precision)
+        target = self.step_cost(workload)
         overhead = p.microbenchmarks.op_overhead_s
         factors = scale_factors(ref, target, overhead.median if overhead else DEFAULT_OP_OVERHEAD_S)
         k = ref.key

@@ -13,13 +13,19 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-COMPUTE_OPS = frozenset({
-    "convolution", "convolution_backward", "mm", "addmm", "bmm", "baddbmm", "_convolution",
-    "cudnn_convolution", "mkldnn_convolution", "_scaled_dot_product_flash_attention",
+CONV_OPS = frozenset({
+    "convolution", "convolution_backward", "_convolution", "cudnn_convolution", "mkldnn_convolution",
+})
+# Matmuls are told apart from convolutions: PyTorch's fp32 default runs convolutions in TF32 on
+# Ampere and newer GPUs but keeps matmuls in FP32 (torch.backends.cuda.matmul.allow_tf32=False).
+MATMUL_OPS = frozenset({
+    "mm", "addmm", "bmm", "baddbmm", "_scaled_dot_product_flash_attention",
     "_scaled_dot_product_efficient_attention", "_scaled_dot_product_flash_attention_for_cpu",
     "_scaled_dot_product_flash_attention_for_cpu_backward",
     "_scaled_dot_product_efficient_attention_backward", "_scaled_dot_product_flash_attention_backward",
 })
+COMPUTE_OPS = CONV_OPS | MATMUL_OPS
+COMPUTE_CLASSES = ("conv", "matmul")
 
 
 MIN_BIN, MAX_BIN = -12, 16  # log2 of arithmetic intensity (FLOPs per byte)
@@ -36,11 +42,20 @@ def intensity_bin(flops: float, nbytes: float) -> int:
 class OpBin:
     """Ops of one class whose arithmetic intensity falls in one log2 bucket, summed."""
 
-    op_class: str  # "compute" or "memory"
+    op_class: str  # "conv", "matmul" (together: compute-heavy) or "memory"
     log2_intensity: int
     flops: float
     bytes: float
     ops: int
+
+
+def in_class(b: OpBin, op_class: str | None) -> bool:
+    """None: every bin; "compute": convolutions and matmuls; else the class itself."""
+    if op_class is None:
+        return True
+    if op_class == "compute":
+        return b.op_class in COMPUTE_CLASSES
+    return b.op_class == op_class
 
 
 @dataclass(frozen=True)
@@ -54,7 +69,7 @@ class PhaseCost:
     bins: tuple[OpBin, ...] = ()
 
     def _sum(self, attr: str, op_class: str | None = None) -> float:
-        return sum(getattr(b, attr) for b in self.bins if op_class in (None, b.op_class))
+        return sum(getattr(b, attr) for b in self.bins if in_class(b, op_class))
 
     @property
     def compute_flops(self) -> float:
@@ -151,7 +166,7 @@ def _counting_mode():
             elif packet in flop_registry:
                 flops = float(flop_registry[packet](*args, **kwargs, out_val=out))
             name = packet.__name__
-            cls = "compute" if name in COMPUTE_OPS else "memory"
+            cls = "conv" if name in CONV_OPS else "matmul" if name in MATMUL_OPS else "memory"
             if cls == "memory" and not flops:
                 # elementwise work: about one operation per output element
                 flops = float(sum(t.numel() for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)))

@@ -153,3 +153,17 @@ def _json_default(value):
         return list(value)
     return None  # N/A
 
+
+
+def load_reference_profiles() -> list[Profile]:
+    """The reference profiles measured on real GPUs that ship in profiles/measured/."""
+    from advisor.catalog import measured_profiles_dir
+
+    refs = []
+    directory = measured_profiles_dir()
+    if not directory.is_dir():
+        return refs
+    for entry in sorted(directory.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".json"):
+            refs.append(load_profile(Path(str(entry))))
+    return refs

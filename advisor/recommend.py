@@ -1,18 +1,27 @@
-"""Options and the recommendation, as plain data. Pure: no torch, no I/O.
+"""Options, their cost, the constraints and the recommendation, as plain data. Pure.
 
-An option is one place the training could run. This machine is option "local"; cloud offers
-join the list when the catalog exists. The JSON contract of `advisor recommend --format json`
-is built here: {"workload": {...}, "options": [...], "recommendation": {...}}.
+An option is one place the training could run: this machine ("local"), a cloud offer
+("gcp:a2-highgpu-1g"), or a bare GPU named with --target ("target:h200", unpriced). The JSON
+contract of `advisor recommend --format json` is built from these:
+{"workload": {...}, "options": [...], "recommendation": {...}}.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
 
+from advisor.catalog import Offer
+from advisor.errors import UsageError
 from advisor.estimate import Estimate
 
 # The seed's rule of thumb: a GPU that is not at least this much faster is not worth the move.
 WORTHWHILE_SPEEDUP = 3.0
+OBJECTIVES = ("time", "cost", "balanced")
+# Balanced ranking adds normalised time and normalised cost; this many dollars are added to
+# every cost first so that free options do not make every other cost look infinitely worse.
+BALANCED_COST_FLOOR_USD = 0.10
 
 
 @dataclass(frozen=True)
@@ -23,11 +32,21 @@ class Option:
     count: int
     estimate: Estimate
     cost_usd: float | None = None
+    offer: Offer | None = None
+    sessions: int = 1
+    spot: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def ranking_cost(self) -> float:
+        """Cost for ranking: this machine counts as free, an unpriced offer as unaffordable."""
+        if self.cost_usd is not None:
+            return self.cost_usd
+        return 0.0 if self.id == "local" else math.inf
 
     def to_dict(self) -> dict:
         e = self.estimate
-        return {
+        d = {
             "id": self.id,
             "provider": self.provider,
             "accelerator": self.accelerator,
@@ -43,13 +62,115 @@ class Option:
             "basis": e.basis,
             "peak_memory_bytes": e.peak_memory_bytes,
             "breakdown_seconds": e.breakdown_seconds,
+            "sessions": self.sessions,
             "notes": list(self.notes) + list(e.notes),
         }
+        if self.offer is not None:
+            o = self.offer
+            d.update(instance=o.instance, vcpus=o.vcpus, region=o.region, billing=o.billing,
+                     usd_per_hour=o.hourly_usd(self.spot), spot=self.spot,
+                     runtime_limit_hours=o.runtime_limit_hours, price_as_of=o.as_of.isoformat(),
+                     price_source=o.source)
+        return d
 
 
 def local_option(estimate: Estimate) -> Option:
     return Option(id="local", provider="this machine", accelerator=estimate.accelerator, count=1,
                   estimate=estimate, cost_usd=None)
+
+
+def cost_impl(offer: Offer, seconds: float, spot: bool = False) -> tuple[float | None, int, list[str]]:
+    """Cost of running `seconds` on `offer` under its billing rule, the sessions its runtime
+    limit splits the run into, and notes."""
+    notes: list[str] = []
+    hourly = offer.hourly_usd(spot)
+    sessions = 1
+    if offer.runtime_limit_hours:
+        sessions = max(1, math.ceil(seconds / (offer.runtime_limit_hours * 3600)))
+        if sessions > 1:
+            notes.append(f"longer than the {offer.runtime_limit_hours:g} h session limit: needs "
+                         f"checkpoint and resume across {sessions} sessions")
+    if spot and offer.spot_usd_per_hour is None and offer.billing not in ("free",):
+        notes.append("no spot price for this offer: on-demand price used")
+    if spot and offer.spot_usd_per_hour is not None:
+        notes.append("spot: can be preempted at any time; checkpoint to resume")
+    if hourly is None:
+        notes.append("no published rate for this offer: cost unknown")
+        return None, sessions, notes
+    if offer.billing == "per_second_min_60s":
+        cost = hourly * max(60.0, seconds) / 3600
+    elif offer.billing == "hourly":
+        per_session = seconds / sessions
+        cost = hourly * sessions * math.ceil(per_session / 3600)
+        notes.append("billed by the started hour")
+    else:  # compute units or free: continuous
+        cost = hourly * seconds / 3600
+    return cost, sessions, notes
+
+
+DURATION = re.compile(r"^\s*(?:(?P<d>\d+(?:\.\d+)?)d)?\s*(?:(?P<h>\d+(?:\.\d+)?)h)?\s*"
+                      r"(?:(?P<m>\d+(?:\.\d+)?)m(?:in)?)?\s*(?:(?P<s>\d+(?:\.\d+)?)s)?\s*$")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in '2h30m', '90m', '45s', '1d', '1:30:00', '0:45' or a plain number of seconds."""
+    t = text.strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", t):
+        return float(t)
+    if re.fullmatch(r"\d+(:\d{1,2}){1,2}", t):
+        parts = [int(p) for p in t.split(":")]
+        while len(parts) < 3:
+            parts.insert(0, 0)
+        return float(parts[0] * 3600 + parts[1] * 60 + parts[2])
+    m = DURATION.match(t)
+    if t and m and any(m.groupdict().values()):
+        g = {k: float(v) if v else 0.0 for k, v in m.groupdict().items()}
+        return g["d"] * 86400 + g["h"] * 3600 + g["m"] * 60 + g["s"]
+    raise UsageError(f"--deadline {text!r} is not a duration; use e.g. 2h30m, 90m, 45s or 1:30:00.")
+
+
+def apply_constraints_impl(options: list[Option], max_cost: float | None,
+                           deadline_s: float | None) -> tuple[list[Option], list[dict]]:
+    """Options that meet the constraints, and {id, reason} for each one excluded."""
+    kept, excluded = [], []
+    for o in options:
+        reason = None
+        if max_cost is not None and o.id != "local":
+            if o.cost_usd is None:
+                reason = f"cost unknown, cannot check --max-cost {max_cost:g}"
+            elif o.cost_usd > max_cost:
+                reason = f"costs ${o.cost_usd:.2f}, over --max-cost ${max_cost:g}"
+        if reason is None and deadline_s is not None and o.estimate.seconds > deadline_s:
+            reason = f"takes {o.estimate.seconds / 3600:.2f} h, past the --deadline of {deadline_s / 3600:.2f} h"
+        if reason:
+            excluded.append({"id": o.id, "reason": reason})
+        else:
+            kept.append(o)
+    return kept, excluded
+
+
+def sort_options_impl(options: list[Option], objective: str) -> list[Option]:
+    if objective not in OBJECTIVES:
+        raise UsageError(f"unknown objective {objective!r}; valid: {', '.join(OBJECTIVES)}.")
+    if not options:
+        return []
+    fitting = [o for o in options if o.estimate.fits_memory]
+    pool = fitting or options
+    t_min = min(o.estimate.seconds for o in pool)
+    c_min = min(o.ranking_cost for o in pool)
+
+    def key(o: Option):
+        t, c = o.estimate.seconds, o.ranking_cost
+        if objective == "time":
+            primary = (t, c)
+        elif objective == "cost":
+            primary = (c, t)
+        else:
+            f = BALANCED_COST_FLOOR_USD
+            primary = (t / t_min + (c + f) / (c_min + f), t)
+        return (not o.estimate.fits_memory, *primary)
+
+    return sorted(options, key=key)
 
 
 @dataclass(frozen=True)
@@ -58,34 +179,44 @@ class Recommendation:
     fastest: str | None
     cheapest: str | None
     reason: str
+    objective: str = "balanced"
 
     def to_dict(self) -> dict:
         return {"best": self.best, "fastest": self.fastest, "cheapest": self.cheapest,
-                "reason": self.reason}
+                "objective": self.objective, "reason": self.reason}
 
 
-def recommend_impl(options: list[Option]) -> Recommendation:
-    """Fastest, cheapest (priced options only) and best, with one sentence of reasoning."""
+def recommend_impl(options: list[Option], objective: str = "balanced",
+                   excluded: list[dict] | None = None) -> Recommendation:
+    """Fastest, cheapest (among priced options) and best by the objective, with one sentence
+    of reasoning; the seed's rule keeps the work here unless a GPU is 3x faster."""
     usable = [o for o in options if o.estimate.fits_memory]
     if not usable:
-        return Recommendation(None, None, None, "no option fits the workload in memory; lower --batch-size.")
+        if excluded:
+            return Recommendation(None, None, None, "no option meets the constraints: "
+                                  + "; ".join(f"{x['id']} {x['reason']}" for x in excluded[:3])
+                                  + ("; ..." if len(excluded) > 3 else "."), objective)
+        return Recommendation(None, None, None,
+                              "no option fits the workload in memory; lower --batch-size.", objective)
     fastest = min(usable, key=lambda o: o.estimate.seconds)
     priced = [o for o in usable if o.cost_usd is not None]
-    cheapest = min(priced, key=lambda o: o.cost_usd) if priced else None
+    cheapest = min(priced, key=lambda o: (o.cost_usd, o.estimate.seconds)) if priced else None
+    best = sort_options_impl(usable, objective)[0]
     local = next((o for o in usable if o.id == "local"), None)
-    if local is None:
-        best = fastest
-        reason = f"{fastest.id} is the fastest option that fits."
-    elif fastest is local:
-        best = local
-        reason = "this machine is the fastest option available: train here."
-    else:
-        speedup = local.estimate.seconds / fastest.estimate.seconds
+    if local is not None and best is not local:
+        speedup = local.estimate.seconds / best.estimate.seconds
         if speedup < WORTHWHILE_SPEEDUP:
+            reason = (f"{best.id} would be only {speedup:.1f}x faster than this machine (under "
+                      f"{WORTHWHILE_SPEEDUP:.0f}x): stay here.")
             best = local
-            reason = (f"{fastest.id} is only {speedup:.1f}x faster than this machine "
-                      f"(under {WORTHWHILE_SPEEDUP:.0f}x): stay here.")
         else:
-            best = fastest
-            reason = f"{fastest.id} is {speedup:.1f}x faster than this machine."
-    return Recommendation(best.id, fastest.id, cheapest.id if cheapest else None, reason)
+            from advisor.report import money
+
+            cost = "unpriced" if best.cost_usd is None else money(best.cost_usd)
+            reason = (f"{best.id} ({best.accelerator}) is {speedup:.0f}x faster than this machine, "
+                      f"{cost}, best by {objective}.")
+    elif best is local:
+        reason = f"this machine is the best option by {objective}: train here."
+    else:
+        reason = f"{best.id} ({best.accelerator}) is the best option by {objective}."
+    return Recommendation(best.id, fastest.id, cheapest.id if cheapest else None, reason, objective)

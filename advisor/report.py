@@ -62,29 +62,40 @@ def markdown_table(rows: list[list], headers: list[str]) -> str:
     return "\n".join(lines)
 
 
-def recommendation_payload(workload, options, recommendation) -> dict:
-    return {
-        "workload": workload.to_dict(),
-        "options": [o.to_dict() for o in options],
-        "recommendation": recommendation.to_dict(),
-    }
-
-
 def recommend_json(payload: dict) -> str:
     return json.dumps(payload, indent=2)
 
 
-def recommend_csv(payload: dict) -> str:
+def _frame_csv(rows: list[dict]) -> str:
     import pandas as pd
 
+    buf = io.StringIO()
+    pd.DataFrame(rows).to_csv(buf, index=False)
+    return buf.getvalue()
+
+
+def recommend_csv(payload: dict) -> str:
     rows = []
     for o in payload["options"]:
         row = {k: v for k, v in o.items() if k not in ("breakdown_seconds", "notes")}
         row["notes"] = "; ".join(o["notes"])
         rows.append(row)
-    buf = io.StringIO()
-    pd.DataFrame(rows).to_csv(buf, index=False)
-    return buf.getvalue()
+    return _frame_csv(rows)
+
+
+def money(usd: float | None) -> str:
+    if usd is None:
+        return "N/A"
+    if usd == 0:
+        return "free"
+    return "<$0.01" if usd < 0.01 else f"${usd:,.2f}"
+
+
+def short_gpu(name: str) -> str:
+    for prefix in ("NVIDIA GeForce ", "NVIDIA ", "Tesla ", "Quadro "):
+        if name.startswith(prefix):
+            return name[len(prefix):]
+    return name
 
 
 def recommend_table(payload: dict) -> str:
@@ -96,23 +107,131 @@ def recommend_table(payload: dict) -> str:
             + f", {w['data_source']} data")
     rows = []
     for o in payload["options"]:
+        bottleneck = {"input pipeline": "input"}.get(o["bottleneck"], o["bottleneck"])
         rows.append([
-            o["id"], o["accelerator"][:34], hms(o["seconds"]),
-            f"{hms(o['seconds_low'])}-{hms(o['seconds_high'])}", f"{o['train_images_per_s']:.1f}",
-            "N/A" if o["cost_usd"] is None else f"${o['cost_usd']:.2f}",
-            "yes" if o["fits_memory"] else "NO", o["bottleneck"],
+            o["id"][:24], short_gpu(o["accelerator"])[:18], hms(o["seconds"]),
+            f"{hms(o['seconds_low'])}-{hms(o['seconds_high'])}", f"{o['train_images_per_s']:.0f}",
+            money(o["cost_usd"]) + ("*" if o.get("sessions", 1) > 1 else ""),
+            "yes" if o["fits_memory"] else "NO", bottleneck,
         ])
-    t = table(rows, ["option", "accelerator", "time", "band", "img/s", "cost", "fits", "bottleneck"],
-              "llrrrrll")
-    notes = []
-    for o in payload["options"]:
-        for n in o["notes"]:
-            notes.extend(textwrap.wrap(f"[{o['id']}] {n}", WIDTH, initial_indent="  ",
-                                       subsequent_indent="    "))
+    t = table(rows, ["option", "accelerator", "time", "band", "img/s", "cost", "fits", "limit"],
+              "llrrrrll") if rows else "(no option meets the constraints)"
+    lines = [*textwrap.wrap(head, WIDTH, subsequent_indent="  "), "", t]
+    if any(o.get("sessions", 1) > 1 for o in payload["options"]):
+        lines.append("* longer than the provider's session limit: needs checkpoint and resume")
+    local = next((o for o in payload["options"] if o["id"] == "local"), None)
+    if local is not None:
+        lines += ["", "Notes on this machine:"]
+        lines += [ln for n in local["notes"] for ln in textwrap.wrap(n, WIDTH, initial_indent="  ",
+                                                                      subsequent_indent="    ")]
     rec = payload["recommendation"]
-    return "\n".join([*textwrap.wrap(head, WIDTH, subsequent_indent="  "), "", t, "", "Notes:",
-                      *notes, "",
-                      *textwrap.wrap(f"Recommendation: {rec['best'] or 'none'} - {rec['reason']}", WIDTH)])
+    best = next((o for o in payload["options"] if o["id"] == rec["best"]), None)
+    if best is not None and best is not local:
+        lines += ["", f"Notes on {best['id']}:"]
+        lines += [ln for n in best["notes"] for ln in textwrap.wrap(n, WIDTH, initial_indent="  ",
+                                                                     subsequent_indent="    ")]
+    for x in payload.get("excluded", []):
+        lines += textwrap.wrap(f"Excluded {x['id']}: {x['reason']}", WIDTH, subsequent_indent="  ")
+    for warning in payload.get("warnings", []):
+        lines += textwrap.wrap(f"Warning: {warning}", WIDTH, subsequent_indent="  ")
+    lines.append("")
+    lines += textwrap.wrap(f"Recommendation: {rec['best'] or 'none'} - {rec['reason']}", WIDTH)
+    if rec.get("fastest") or rec.get("cheapest"):
+        lines.append(f"Fastest: {rec['fastest']}; cheapest: {rec['cheapest'] or 'N/A'}. "
+                     "`--format json` has every option's notes.")
+    return "\n".join(lines)
+
+
+def gpus_output(catalog, fmt: str) -> str:
+    rows = [g.to_dict() for g in catalog.gpus.values()]
+    if fmt == "json":
+        return json.dumps(rows, indent=2)
+    if fmt == "csv":
+        return _frame_csv(rows)
+
+    def tf(v):
+        return "-" if v is None else f"{v / 1e12:g}"
+
+    body = [[g.id, short_gpu(g.name)[:24], f"{g.compute_capability[0]}.{g.compute_capability[1]}",
+             f"{g.vram_bytes / 1e9:g}", f"{g.memory_bandwidth_bytes_per_s / 1e9:g}", tf(g.fp32_flops_per_s),
+             tf(g.tf32_tensor_flops_per_s), tf(g.fp16_tensor_flops_per_s), tf(g.bf16_tensor_flops_per_s)]
+            for g in catalog.gpus.values()]
+    return table(body, ["id", "name", "cc", "GB", "GB/s", "FP32", "TF32", "FP16", "BF16"],
+                 "lllrrrrrr") + "\nTFLOPS, dense tensor-core peaks; - = no tensor-core path or not sourced."
+
+
+def offers_output(catalog, offers, fmt: str) -> str:
+    rows = [o.to_dict() for o in offers]
+    if fmt == "json":
+        return json.dumps(rows, indent=2)
+    if fmt == "csv":
+        return _frame_csv(rows)
+    body = []
+    for o in offers:
+        gpu = short_gpu(catalog.gpus[o.gpu].name)[:16] if o.gpu else "CPU"
+        hourly = o.hourly_usd()
+        body.append([o.key[:26], gpu, str(o.vcpus or "N/A"), money(hourly) if hourly is not None else "N/A",
+                     money(o.spot_usd_per_hour) if o.spot_usd_per_hour is not None else "-",
+                     o.billing.replace("per_second_min_60s", "per s"),
+                     f"{o.runtime_limit_hours:g} h" if o.runtime_limit_hours else "-", o.as_of.isoformat()])
+    return table(body, ["offer", "GPU", "vCPU", "$/h", "spot $/h", "billing", "limit", "as of"],
+                 "llrrrlrl")
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[int]:
+    """Indices of the points no other point beats on both time and cost."""
+    front = []
+    for i, (t, c) in enumerate(points):
+        if not any((t2 <= t and c2 <= c) and (t2 < t or c2 < c) for t2, c2 in points):
+            front.append(i)
+    return front
+
+
+def plot_options(payload: dict, path: str) -> str:
+    """Time against cost, one point per option, the Pareto front labelled; written atomically."""
+    import os
+    import tempfile
+
+    from advisor.errors import RuntimeFailure
+
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise RuntimeFailure("--plot needs matplotlib: pip install 'advisor[plot]'.") from None
+    opts = [o for o in payload["options"] if o["fits_memory"] and (o["cost_usd"] is not None or o["id"] == "local")]
+    points = [(o["seconds"] / 3600, o["cost_usd"] or 0.0) for o in opts]
+    front = set(pareto_front(points))
+    fig, ax = plt.subplots(figsize=(9, 6))
+    for i, (o, (t, c)) in enumerate(zip(opts, points)):
+        on_front = i in front
+        ax.scatter(t, c, s=40 if on_front else 15, color="tab:red" if on_front else "tab:gray",
+                   zorder=3 if on_front else 2)
+        if on_front:
+            ax.annotate(o["id"], (t, c), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    frontier = sorted(points[i] for i in front)
+    if len(frontier) > 1:
+        ax.plot(*zip(*frontier), color="tab:red", linewidth=1, zorder=1)
+    ax.set_xscale("log")
+    ax.set_xlabel("predicted training time (hours, log scale)")
+    ax.set_ylabel("cost (USD; this machine and free tiers at 0)")
+    w = payload["workload"]
+    ax.set_title(f"{w['model']}, {w['dataset_size']} images x {w['epochs']} epochs: time against cost")
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".plot.", suffix=".png", dir=directory)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=120)
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
 
 
 def profile_summary(profile) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from advisor.opcount import PhaseCost
+from advisor.opcount import PhaseCost, in_class
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class Rates:
 def class_seconds(cost: PhaseCost, rates: Rates, op_class: str | None = None) -> float:
     """Roofline time of the bins of one op class (all bins when None), overhead excluded."""
     return sum(max(b.flops / rates.flops_per_s, b.bytes / rates.bytes_per_s)
-               for b in cost.bins if op_class in (None, b.op_class))
+               for b in cost.bins if in_class(b, op_class))
 
 
 def phase_seconds(cost: PhaseCost, rates: Rates) -> float:

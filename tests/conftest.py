@@ -14,7 +14,7 @@ from advisor.stats import Samples
 
 def make_phase(flops: float, bytes_: float, ops: int) -> PhaseCost:
     """Compute ops doing all the FLOPs at high intensity, memory ops moving all the bytes."""
-    return PhaseCost((OpBin("compute", 10, flops, flops / 1024, ops // 2),
+    return PhaseCost((OpBin("conv", 10, flops, flops / 1024, ops // 2),
                       OpBin("memory", -12, 0.0, bytes_, ops - ops // 2)))
 
 

@@ -26,19 +26,30 @@ def test_recommend_json_contract(capsys, saved_profile):
                          "--profile", saved_profile, "--format", "json")
     assert code == 0, err
     payload = json.loads(out)
-    assert set(payload) == {"workload", "options", "recommendation"}
-    (local,) = payload["options"]
-    assert local["id"] == "local" and local["accelerator"] == "CPU" and local["cost_usd"] is None
-    assert local["seconds_low"] <= local["seconds"] <= local["seconds_high"]
+    assert {"workload", "options", "recommendation"} <= set(payload)
+    local = next(o for o in payload["options"] if o["id"] == "local")
+    assert local["accelerator"] == "CPU" and local["cost_usd"] is None
+    for option in payload["options"]:
+        for key in ("id", "provider", "accelerator", "count", "seconds", "seconds_low", "seconds_high",
+                    "train_images_per_s", "cost_usd", "fits_memory", "bottleneck", "notes"):
+            assert key in option, (option["id"], key)
+        assert option["seconds_low"] <= option["seconds"] <= option["seconds_high"]
+    providers = {o["provider"] for o in payload["options"]}
+    assert {"this machine", "Google Colab", "Google Cloud Compute Engine", "Paperspace"} <= providers
     assert payload["workload"]["train_images"] == 5912
-    assert payload["recommendation"]["best"] == "local"
+    rec = payload["recommendation"]
+    ids = {o["id"] for o in payload["options"]}
+    assert {rec["best"], rec["fastest"], rec["cheapest"]} <= ids and rec["reason"]
 
 
 def test_recommend_table_and_csv(capsys, saved_profile):
-    code, out, _ = run(capsys, "recommend", "--dataset-size", "7390", "--profile", saved_profile)
+    code, out, _ = run(capsys, "recommend", "--dataset-size", "7390", "--profile", saved_profile,
+                       "--local-only")
     assert code == 0
     # 5912/64 steps x 1 s x 4 epochs + 1478/64 x 0.25 s x 4 + 3 s warm-up = 395.6 s
     assert "0:06:36" in out and "Recommendation: local" in out
+    code, out, _ = run(capsys, "recommend", "--dataset-size", "7390", "--profile", saved_profile)
+    assert code == 0 and "gcp:a2-highgpu-1g" in out and "colab:free-t4" in out
     assert max(len(line) for line in out.splitlines()) <= 100
     code, out, _ = run(capsys, "recommend", "--dataset-size", "7390", "--profile", saved_profile, "--format", "csv")
     assert code == 0 and out.splitlines()[0].startswith("id,provider,accelerator,count,seconds")
@@ -46,7 +57,7 @@ def test_recommend_table_and_csv(capsys, saved_profile):
 
 def test_recommend_without_calibrating_scales_and_says_so(capsys, saved_profile):
     code, out, err = run(capsys, "recommend", "--dataset-size", "1000", "--model", "resnet18",
-                         "--profile", saved_profile, "--no-calibrate", "--format", "json")
+                         "--profile", saved_profile, "--no-calibrate", "--format", "json", "--local-only")
     assert code == 0, err
     (local,) = json.loads(out)["options"]
     assert local["basis"] == "scaled"

@@ -1,0 +1,85 @@
+"""Cross-hardware accuracy: predicted ResNet-50 throughput on GPUs against public measurements.
+
+Counts a ResNet-50 training step (batch 128, 224 px) on the meta device, predicts its throughput
+on each GPU of benchmarks/data/public_resnet50.toml from the catalog's datasheet figures, and
+compares with the published images/s. The efficiencies (fractions of the peaks reached) are
+fitted here; the accuracy reported is leave-one-GPU-out: each GPU is predicted with
+efficiencies fitted to the other GPUs only. Writes benchmarks/results/cross_hardware.md.
+
+    python benchmarks/cross_hardware.py
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import math
+import statistics
+import sys
+import tomllib
+from dataclasses import replace
+from pathlib import Path
+
+from advisor.catalog import load_catalog
+from advisor.crosshw import DEFAULT_GPU_EFFICIENCY, Efficiency, gpu_phase_seconds
+from advisor.opcount import count_step
+from advisor.report import markdown_table
+
+HERE = Path(__file__).parent
+BATCH = 128
+PRECISIONS = {"fp32": "fp32", "amp": "amp-fp16"}
+GRID = [round(0.05 * i, 2) for i in range(1, 21)]
+
+
+def predicted_images_per_s(costs, spec, precision, eff):
+    return BATCH / gpu_phase_seconds(costs[precision].train, spec, precision, eff)
+
+
+def fit(points, costs, gpus) -> Efficiency:
+    """The grid point minimising the mean absolute log error over `points`."""
+    best = None
+    for tensor, simt, memory in itertools.product(GRID, GRID, GRID):
+        eff = replace(DEFAULT_GPU_EFFICIENCY, tensor=tensor, simt=simt, memory=memory)
+        err = statistics.fmean(
+            abs(math.log(predicted_images_per_s(costs, gpus[g], p, eff) / measured))
+            for g, p, measured, _ in points)
+        if best is None or err < best[0]:
+            best = (err, eff)
+    return best[1]
+
+
+def main() -> int:
+    catalog = load_catalog()
+    data = tomllib.loads((HERE / "data" / "public_resnet50.toml").read_text())
+    points = [(p["gpu"], PRECISIONS[k], p[k], p["source"]) for p in data["point"] for k in PRECISIONS]
+    costs = {prec: count_step("resnet50", 1000, 224, BATCH, prec) for prec in set(PRECISIONS.values())}
+    overall = fit(points, costs, catalog.gpus)
+    print(f"fitted on all points: tensor {overall.tensor}, simt {overall.simt}, memory {overall.memory}")
+    rows, errors = [], []
+    for gpu in sorted({g for g, *_ in points}):
+        eff = fit([pt for pt in points if pt[0] != gpu], costs, catalog.gpus)
+        for g, prec, measured, source in points:
+            if g != gpu:
+                continue
+            pred = predicted_images_per_s(costs, catalog.gpus[g], prec, eff)
+            err = pred / measured - 1
+            errors.append(abs(err))
+            rows.append([catalog.gpus[g].name, prec, source.split(" (")[0], measured, round(pred),
+                         f"{100 * err:+.0f}%"])
+    table = markdown_table(rows, ["GPU", "precision", "source", "measured img/s",
+                                  "predicted (leave-one-GPU-out)", "error"])
+    summary = (f"Leave-one-GPU-out: median |error| {100 * statistics.median(errors):.0f} %, "
+               f"max {100 * max(errors):.0f} % over {len(errors)} points. Fitted on all points: "
+               f"tensor-core efficiency {overall.tensor}, FP32 efficiency {overall.simt}, memory "
+               f"efficiency {overall.memory}, {overall.launch_s * 1e6:.0f} µs per op.")
+    text = (f"ResNet-50, batch {BATCH}, 224 px; predictions from datasheet figures in "
+            f"profiles/gpus.toml; table made {dt.date.today().isoformat()} (no GPU needed).\n\n"
+            f"{table}\n\n{summary}\n")
+    print(text)
+    (HERE / "results").mkdir(exist_ok=True)
+    (HERE / "results" / "cross_hardware.md").write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
