@@ -143,3 +143,87 @@ def test_recommend_on_an_uncalibrated_workload_needs_a_known_model(capsys, saved
     code, _, err = run(capsys, "recommend", "--dataset-size", "100", "--model", "resnet34x",
                        "--profile", saved_profile)
     assert code == 2 and "Did you mean: resnet34" in err
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--provider", "aws"], "unknown provider 'aws'"),
+    (["--provider", "colb"], "Did you mean: colab"),
+    (["--target", "H2000"], "Did you mean: H200"),
+    (["--max-cost", "-5"], "--max-cost -5 must be zero or more"),
+    (["--max-cost", "ten"], "'ten' is not a valid float"),
+    (["--deadline", "tomorrow"], "--deadline 'tomorrow' is not a duration"),
+    (["--objective", "speed"], "'speed' is not one of"),
+])
+def test_bad_cloud_options_are_one_line_exit_2(capsys, saved_profile, args, fragment):
+    code, out, err = run(capsys, "recommend", "--dataset-size", "100", "--profile", saved_profile, *args)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert fragment in err
+
+
+def test_bad_catalog_file_names_file_entry_and_field(capsys, saved_profile, tmp_path):
+    bad = tmp_path / "mine.toml"
+    bad.write_text('provider = "gcp"\nbilling = "hourly"\n[[offer]]\nid = "box"\ninstance = "b"\n'
+                   'gpu = "t4"\nusd_per_hour = -2\nas_of = 2026-01-01\nsource = "me"\n')
+    code, _, err = run(capsys, "recommend", "--dataset-size", "100", "--profile", saved_profile,
+                       "--catalog", str(bad))
+    assert code == 2 and "mine.toml" in err and "offer 'box'" in err and "usd_per_hour" in err
+
+
+def test_no_option_meets_the_constraints_is_not_an_error(capsys, saved_profile):
+    code, out, err = run(capsys, "recommend", "--dataset-size", "7390", "--profile", saved_profile,
+                         "--deadline", "1s", "--format", "json")
+    assert code == 0, err
+    payload = json.loads(out)
+    assert payload["options"] == [] and payload["recommendation"]["best"] is None
+    assert payload["excluded"] and all("--deadline" in x["reason"] for x in payload["excluded"]
+                                       if x["id"] != "colab:payg-cpu")
+
+
+def test_targets_spot_top_and_provider(capsys, saved_profile):
+    code, out, _ = run(capsys, "recommend", "--dataset-size", "7390", "--profile", saved_profile,
+                       "--target", "H200", "--provider", "gcp", "--spot", "--top", "5", "--format", "json",
+                       "--objective", "time")
+    payload = json.loads(out)
+    assert code == 0 and len(payload["options"]) == 5
+    assert payload["options"][0]["seconds"] == min(o["seconds"] for o in payload["options"])
+    assert {o["provider"] for o in payload["options"]} <= {"Google Cloud Compute Engine", "any", "this machine"}
+    spot = [o for o in payload["options"] if o.get("spot")]
+    assert spot and all(o["usd_per_hour"] is not None for o in spot)
+
+
+def test_plot_writes_a_png(capsys, saved_profile, tmp_path):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "tradeoff.png"
+    code, _, err = run(capsys, "recommend", "--dataset-size", "7390", "--profile", saved_profile,
+                       "--plot", str(png))
+    assert code == 0, err
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_without_matplotlib_says_how_to_get_it(capsys, saved_profile, tmp_path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name.startswith("matplotlib"):
+            raise ImportError("No module named 'matplotlib'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    code, _, err = run(capsys, "recommend", "--dataset-size", "7390", "--profile", saved_profile,
+                       "--plot", str(tmp_path / "p.png"))
+    assert code == 1 and "pip install 'advisor[plot]'" in err
+
+
+def test_catalog_commands(capsys):
+    code, out, _ = run(capsys, "catalog", "gpus")
+    assert code == 0 and "h200" in out and "TF32" in out
+    code, out, err = run(capsys, "catalog", "offers", "--provider", "paperspace", "--gpu", "A100")
+    assert code == 0 and "paperspace:A100" in out and "gcp:" not in out
+    assert "older than 180 days" in err
+    code, out, _ = run(capsys, "catalog", "offers", "--format", "json")
+    offers = json.loads(out)
+    assert all(o["as_of"] and o["source"] for o in offers)
+    code, _, err = run(capsys, "catalog", "offers", "--gpu", "Z100")
+    assert code == 2 and "unknown GPU 'Z100'" in err

@@ -32,3 +32,106 @@ def test_option_json_keeps_the_contract():
                 "train_images_per_s", "cost_usd", "fits_memory", "bottleneck", "notes"):
         assert key in d
     assert d["id"] == "local" and d["cost_usd"] is None and isinstance(d["notes"], list)
+
+
+# -- cost ------------------------------------------------------------------------------------
+
+import datetime as dt  # noqa: E402
+
+import pytest  # noqa: E402
+
+from advisor.catalog import Offer  # noqa: E402
+from advisor.errors import UsageError  # noqa: E402
+from advisor.recommend import (apply_constraints_impl, cost_impl, parse_duration,  # noqa: E402
+                               sort_options_impl)
+
+
+def offer(**kw):
+    base = dict(provider="gcp", id="x", instance="x", billing="per_second_min_60s",
+                as_of=dt.date(2026, 7, 30), source="t", usd_per_hour=3.6)
+    return Offer(**{**base, **kw})
+
+
+def test_gcp_bills_per_second_after_a_minute():
+    assert cost_impl(offer(), 30)[0] == pytest.approx(3.6 * 60 / 3600)
+    assert cost_impl(offer(), 1800)[0] == pytest.approx(1.8)
+
+
+def test_hourly_billing_rounds_up_each_started_hour():
+    assert cost_impl(offer(billing="hourly", usd_per_hour=0.76), 55)[0] == pytest.approx(0.76)
+    assert cost_impl(offer(billing="hourly", usd_per_hour=0.76), 3601)[0] == pytest.approx(1.52)
+
+
+def test_compute_units_and_free_tiers():
+    colab = offer(billing="compute_units", usd_per_hour=None, compute_units_per_hour=13.08,
+                  usd_per_compute_unit=0.0999)
+    assert cost_impl(colab, 3600)[0] == pytest.approx(13.08 * 0.0999)
+    assert cost_impl(offer(billing="free", usd_per_hour=0.0), 3600)[0] == 0.0
+    unpriced = offer(billing="compute_units", usd_per_hour=None, usd_per_compute_unit=0.0999)
+    usd, _, notes = cost_impl(unpriced, 3600)
+    assert usd is None and any("no published rate" in n for n in notes)
+
+
+def test_runtime_limit_counts_sessions():
+    usd, sessions, notes = cost_impl(offer(billing="free", usd_per_hour=0.0, runtime_limit_hours=12), 30 * 3600)
+    assert sessions == 3 and any("checkpoint and resume across 3 sessions" in n for n in notes)
+
+
+def test_spot_price_when_asked():
+    assert cost_impl(offer(spot_usd_per_hour=1.8), 3600, spot=True)[0] == pytest.approx(1.8)
+    usd, _, notes = cost_impl(offer(), 3600, spot=True)
+    assert usd == pytest.approx(3.6) and any("no spot price" in n for n in notes)
+
+
+# -- constraints and ranking -----------------------------------------------------------------
+
+@pytest.mark.parametrize("text, seconds", [
+    ("2h30m", 9000), ("90m", 5400), ("45s", 45), ("1d", 86400), ("1:30:00", 5400), ("0:45", 45),
+    ("600", 600), ("1.5h", 5400),
+])
+def test_durations(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["soon", "2x", "", "h"])
+def test_unparsable_durations(text):
+    with pytest.raises(UsageError, match="is not a duration"):
+        parse_duration(text)
+
+
+def _option(oid, step_seconds, cost):
+    return Option(oid, "p", "A", 1, _estimate(step_seconds), cost_usd=cost)
+
+
+def test_constraints_exclude_and_say_why():
+    options = [local_option(_estimate(10.0)), _option("fast", 0.1, 5.0), _option("cheap", 1.0, 0.5),
+               _option("unpriced", 0.2, None)]
+    kept, excluded = apply_constraints_impl(options, max_cost=1.0, deadline_s=options[2].estimate.seconds * 1.01)
+    assert [o.id for o in kept] == ["cheap"]
+    reasons = {x["id"]: x["reason"] for x in excluded}
+    assert "over --max-cost $1" in reasons["fast"] and "cost unknown" in reasons["unpriced"]
+    assert "past the --deadline" in reasons["local"]
+
+
+def test_nothing_meets_the_constraints_names_what_excluded_what():
+    rec = recommend_impl([], excluded=[{"id": "gcp:x", "reason": "costs $5.00, over --max-cost $1"}])
+    assert rec.best is None and "gcp:x costs $5.00" in rec.reason
+
+
+def test_objectives_order_the_options():
+    options = [_option("fast", 0.1, 5.0), _option("cheap", 1.0, 0.1), _option("mid", 0.2, 0.3)]
+    assert [o.id for o in sort_options_impl(options, "time")] == ["fast", "mid", "cheap"]
+    assert [o.id for o in sort_options_impl(options, "cost")] == ["cheap", "mid", "fast"]
+    assert sort_options_impl(options, "balanced")[0].id == "mid"
+    with pytest.raises(UsageError):
+        sort_options_impl(options, "speed")
+
+
+def test_options_that_do_not_fit_go_last_and_are_never_best():
+    from dataclasses import replace
+
+    big = _option("big", 0.01, 0.01)
+    big = replace(big, estimate=replace(big.estimate, fits_memory=False))
+    options = [big, _option("ok", 1.0, 1.0)]
+    assert [o.id for o in sort_options_impl(options, "time")] == ["ok", "big"]
+    assert recommend_impl(options, "time").best == "ok"

@@ -1,0 +1,61 @@
+"""Cross-hardware prediction: precision semantics, the roofline and the input pipeline."""
+
+import pytest
+
+from advisor.catalog import load_catalog
+from advisor.crosshw import (DEFAULT_GPU_EFFICIENCY, Efficiency, compute_path, gpu_phase_breakdown,
+                             gpu_phase_seconds, loader_images_per_s)
+from advisor.opcount import OpBin, PhaseCost
+
+GPUS = load_catalog().gpus
+
+
+@pytest.mark.parametrize("gpu, op_class, precision, path", [
+    ("a100-40gb", "conv", "fp32", "tf32 tensor cores"),   # cudnn.allow_tf32 defaults to True
+    ("a100-40gb", "matmul", "fp32", "fp32"),              # matmul.allow_tf32 defaults to False
+    ("a100-40gb", "matmul", "tf32", "tf32 tensor cores"),
+    ("a100-40gb", "conv", "fp32-strict", "fp32"),
+    ("v100", "conv", "fp32", "fp32"),                      # no TF32 before Ampere
+    ("v100", "conv", "amp-fp16", "fp16 tensor cores"),
+    ("p100", "conv", "amp-fp16", "fp32"),                  # no tensor cores before Volta
+    ("t4", "conv", "amp-bf16", "fp16 tensor cores"),       # no bf16 before Ampere: fp16 instead
+    ("h100-sxm", "conv", "amp-bf16", "bf16 tensor cores"),
+])
+def test_precision_paths(gpu, op_class, precision, path):
+    assert compute_path(GPUS[gpu], op_class, precision)[0].name == path
+
+
+def test_unsupported_precisions_say_so():
+    assert "no bf16 before Ampere" in compute_path(GPUS["t4"], "conv", "amp-bf16")[1]
+    assert "no tensor cores" in compute_path(GPUS["p100"], "conv", "amp-fp16")[1]
+
+
+EFF = Efficiency(tensor=0.5, simt=0.5, memory=0.5, launch_s=1e-5)
+
+
+def test_each_bin_is_bound_by_flops_bytes_or_launches():
+    a100 = GPUS["a100-40gb"]  # 156 TFLOPS TF32, 1555 GB/s
+    cost = PhaseCost((
+        OpBin("conv", 10, 78e12 * 0.01, 1e6, 1),  # 0.01 s of arithmetic at half of TF32 peak
+        OpBin("memory", -4, 1e6, 777.5e9 * 0.02, 1),  # 0.02 s of traffic at half the bandwidth
+        OpBin("memory", -4, 10, 100, 1000),  # 1000 tiny ops: 0.01 s of launches
+    ))
+    parts = gpu_phase_breakdown(cost, a100, "fp32", EFF)
+    assert parts["compute"] == pytest.approx(0.01)
+    assert parts["memory"] == pytest.approx(0.02)
+    assert parts["other"] == pytest.approx(0.01)
+    assert gpu_phase_seconds(cost, a100, "fp32", EFF) == pytest.approx(0.04)
+
+
+def test_faster_gpus_predict_shorter_steps():
+    cost = PhaseCost((OpBin("conv", 8, 1e12, 1e9, 100), OpBin("memory", -3, 1e8, 4e9, 200)))
+    times = [gpu_phase_seconds(cost, GPUS[g], "fp32", DEFAULT_GPU_EFFICIENCY)
+             for g in ("k80", "t4", "v100", "a100-40gb", "h100-sxm")]
+    assert times == sorted(times, reverse=True)
+
+
+def test_loader_throughput_follows_the_measured_worker_curve():
+    assert loader_images_per_s(1, 280) == pytest.approx(280)
+    assert loader_images_per_s(2, 280) == pytest.approx(280 * 1.96)
+    assert loader_images_per_s(8, 100) == pytest.approx(475)
+    assert loader_images_per_s(3, 100) < loader_images_per_s(4, 100) < loader_images_per_s(32, 100)

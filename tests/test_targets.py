@@ -1,0 +1,104 @@
+"""Estimates on other hardware: GPU memory, the input pipeline, cloud CPUs, reference profiles."""
+
+from dataclasses import replace
+
+import pytest
+
+from advisor.advise import advise, reference_efficiency
+from advisor.catalog import load_catalog
+from advisor.crosshw import DEFAULT_GPU_EFFICIENCY
+from advisor.estimate import estimate_impl
+from advisor.opcount import OpBin, PhaseCost, StepCost
+from advisor.targets import cpu_estimate, gpu_estimate, largest_batch, training_memory_bytes
+from advisor.workload import Workload
+
+from conftest import make_calibration, make_profile
+
+CAT = load_catalog()
+
+
+def cost(batch=64, params=20_000_000):
+    phase = PhaseCost((OpBin("conv", 8, 2e12, 2e9, 300), OpBin("memory", -3, 1e9, 1e10, 400)))
+    return StepCost(batch, phase, phase, phase, params, 20_000)
+
+
+def test_memory_grows_with_the_batch_from_the_local_measurement():
+    local = make_calibration(batch=64, peak=12 * 20_000_000 + 64 * 30_000_000)  # 30 MB per image
+    c = cost()
+    assert training_memory_bytes(c, local, 64, "fp32") == local.peak_memory_bytes
+    assert training_memory_bytes(c, local, 128, "fp32") == 12 * 20_000_000 + 128 * 30_000_000
+    assert training_memory_bytes(c, local, 64, "amp-fp16") < local.peak_memory_bytes
+    assert largest_batch(c, local, 12 * 20_000_000 + 100 * 30_000_000, "fp32") == 100
+
+
+def test_a_batch_too_big_for_the_gpu_does_not_fit_and_names_the_largest():
+    local = make_calibration(batch=64, peak=64 * 300_000_000)  # 300 MB per image
+    e = gpu_estimate(Workload(), cost(), CAT.gpus["t4"], DEFAULT_GPU_EFFICIENCY, local=local, vcpus=8,
+                     decode_images_per_s=None)
+    assert not e.fits_memory
+    assert any("the largest batch that fits is about" in n for n in e.notes)
+
+
+def test_two_vcpus_starve_a_fast_gpu_on_jpeg_data():
+    w = Workload(data_dir="/imgs", workers=2)
+    local = make_calibration()
+    starved = gpu_estimate(w, cost(), CAT.gpus["a100-40gb"], DEFAULT_GPU_EFFICIENCY, local=local, vcpus=2,
+                           decode_images_per_s=280.0)
+    assert starved.bottleneck == "input pipeline"
+    assert starved.train_images_per_s == pytest.approx(280 * 1.96)
+    fed = gpu_estimate(w, cost(), CAT.gpus["a100-40gb"], DEFAULT_GPU_EFFICIENCY, local=local, vcpus=48,
+                       decode_images_per_s=280.0)
+    assert fed.train_images_per_s > starved.train_images_per_s
+
+
+def test_synthetic_workloads_only_warn_about_the_loader():
+    e = gpu_estimate(Workload(), cost(), CAT.gpus["a100-40gb"], DEFAULT_GPU_EFFICIENCY,
+                     local=make_calibration(), vcpus=2, decode_images_per_s=None)
+    assert e.bottleneck != "input pipeline"
+    assert any("the loader would be the bottleneck" in n for n in e.notes)
+
+
+def test_gpu_estimate_band_and_basis():
+    e = gpu_estimate(Workload(), cost(), CAT.gpus["v100"], DEFAULT_GPU_EFFICIENCY, local=make_calibration(),
+                     vcpus=8, decode_images_per_s=None)
+    assert e.basis == "predicted" and e.seconds_low < e.seconds < e.seconds_high
+    assert e.breakdown_seconds["first_steps_overhead"] > 0  # cudnn autotuning allowance
+
+
+def test_cloud_cpu_scales_from_the_local_cpu_by_cores():
+    local = estimate_impl(Workload(), make_calibration(), accelerator="CPU")
+    e8 = cpu_estimate(local, local_cores=2, vcpus=8, ram_bytes=30e9)
+    assert e8.seconds == pytest.approx(local.seconds * (2 / 8) ** 0.8)
+    assert e8.seconds_low < e8.seconds < e8.seconds_high and e8.basis == "scaled"
+
+
+def test_advise_lists_offers_and_targets_and_applies_the_rule():
+    profile = make_profile(make_calibration(train=(1.0,) * 3))
+    advice = advise(profile, Workload(dataset_size=7390), CAT, targets=("H200",))
+    ids = [o.id for o in advice.options]
+    assert "local" in ids and "target:h200" in ids and "gcp:a2-highgpu-1g" in ids
+    target = next(o for o in advice.options if o.id == "target:h200")
+    assert target.cost_usd is None and target.provider == "any"
+    assert advice.recommendation.best != "local"  # a GPU is far more than 3x faster
+    assert any("older than 180 days" in w for w in advice.warnings)
+
+
+def test_advise_with_a_provider_filter_and_a_deadline():
+    profile = make_profile(make_calibration())
+    advice = advise(profile, Workload(dataset_size=7390), CAT, providers=("colab",), deadline_s=60)
+    assert all(o.id.startswith("colab:") for o in advice.options)
+    assert any(x["id"] == "local" for x in advice.excluded)
+
+
+def test_a_reference_profile_calibrates_the_efficiency():
+    ref_cal = make_calibration(device="cuda:0", train=(0.05,) * 3, cost=cost(),
+                               split={"compute": 0.6, "memory": 0.3, "other": 0.1})
+    ref = replace(make_profile(ref_cal, device="cuda:0"), device_name="NVIDIA A100-SXM4-40GB")
+    eff = reference_efficiency([ref], CAT, "a100-40gb")
+    assert eff is not None and "reference profile" in eff.source
+    # the fitted efficiency reproduces the reference's own step time on its own GPU
+    from advisor.crosshw import gpu_phase_breakdown
+
+    parts = gpu_phase_breakdown(cost().train, CAT.gpus["a100-40gb"], "fp32", eff)
+    assert parts["compute"] + parts["memory"] == pytest.approx(0.9 * 0.05, rel=0.05)
+    assert reference_efficiency([ref], CAT, "t4") is None  # another architecture: not used
