@@ -25,10 +25,10 @@ class Advice:
     excluded: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict:
+    def to_dict(self, top: int | None = None) -> dict:
         return {
             "workload": self.workload.to_dict(),
-            "options": [o.to_dict() for o in self.options],
+            "options": [o.to_dict() for o in self.options[:top]],
             "recommendation": self.recommendation.to_dict(),
             "excluded": self.excluded,
             "warnings": self.warnings,
@@ -62,7 +62,7 @@ def reference_efficiency(references: list[Profile], catalog: Catalog, spec_id: s
 
 def advise(profile: Profile, workload: Workload, catalog: Catalog, *, providers=(), targets=(),
            spot: bool = False, objective: str = "balanced", max_cost: float | None = None,
-           deadline_s: float | None = None, top: int | None = None, include_offers: bool = True,
+           deadline_s: float | None = None, include_offers: bool = True,
            references: list[Profile] | None = None, today: _dt.date | None = None,
            estimator: Estimator | None = None) -> Advice:
     estimator = estimator or Estimator(profile)
@@ -104,8 +104,6 @@ def advise(profile: Profile, workload: Workload, catalog: Catalog, *, providers=
     excluded.extend(dropped)
     ordered = sort_options_impl(kept, objective)
     recommendation = recommend_impl(ordered, objective, excluded)
-    if top is not None:
-        ordered = ordered[:top]
     return Advice(workload, ordered, recommendation, excluded, warnings)
 
 

@@ -236,15 +236,15 @@ def recommend(dataset_size, epochs, valid_fraction, frozen_epochs, model, num_cl
     estimator, workload = _estimator_for(workload, profile_path, no_calibrate, budget_s)
     advice = advise(estimator.profile, workload, catalog, providers=providers, targets=targets,
                     spot=spot, objective=objective, max_cost=max_cost, deadline_s=deadline_s,
-                    top=top, include_offers=not local_only, references=load_reference_profiles(),
+                    include_offers=not local_only, references=load_reference_profiles(),
                     estimator=estimator)
-    payload = advice.to_dict()
+    payload = advice.to_dict(top)
     render = {"json": recommend_json, "csv": recommend_csv, "table": recommend_table}[fmt]
     click.echo(render(payload).rstrip("\n"))
     if plot_path is not None:
         from advisor.report import plot_options
 
-        click.echo(f"Plot written to {plot_options(payload, plot_path)}", err=True)
+        click.echo(f"Plot written to {plot_options(advice.to_dict(), plot_path)}", err=True)
 
 
 @cli.group()

@@ -202,21 +202,26 @@ def plot_options(payload: dict, path: str) -> str:
     except ImportError:
         raise RuntimeFailure("--plot needs matplotlib: pip install 'advisor[plot]'.") from None
     opts = [o for o in payload["options"] if o["fits_memory"] and (o["cost_usd"] is not None or o["id"] == "local")]
-    points = [(o["seconds"] / 3600, o["cost_usd"] or 0.0) for o in opts]
+    points = [(o["seconds"], o["cost_usd"] or 0.0) for o in opts]
     front = set(pareto_front(points))
     fig, ax = plt.subplots(figsize=(9, 6))
     for i, (o, (t, c)) in enumerate(zip(opts, points)):
         on_front = i in front
         ax.scatter(t, c, s=40 if on_front else 15, color="tab:red" if on_front else "tab:gray",
                    zorder=3 if on_front else 2)
-        if on_front:
+        if on_front or o["id"] == "local":
             ax.annotate(o["id"], (t, c), textcoords="offset points", xytext=(5, 4), fontsize=8)
     frontier = sorted(points[i] for i in front)
     if len(frontier) > 1:
         ax.plot(*zip(*frontier), color="tab:red", linewidth=1, zorder=1)
+    from matplotlib.ticker import FuncFormatter
+
     ax.set_xscale("log")
-    ax.set_xlabel("predicted training time (hours, log scale)")
-    ax.set_ylabel("cost (USD; this machine and free tiers at 0)")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: hms(v)))
+    ax.set_yscale("symlog", linthresh=0.01)
+    ax.set_ylim(bottom=-0.002)
+    ax.set_xlabel("predicted training time (h:mm:ss, log scale)")
+    ax.set_ylabel("cost in USD (this machine and free tiers at 0)")
     w = payload["workload"]
     ax.set_title(f"{w['model']}, {w['dataset_size']} images x {w['epochs']} epochs: time against cost")
     ax.grid(True, which="both", alpha=0.3)
