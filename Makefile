@@ -20,7 +20,7 @@ test: $(BIN)/advisor
 	$(BIN)/python -m pytest -q
 
 bench: $(BIN)/advisor
-	$(BIN)/python benchmarks/same_machine.py
+	$(BIN)/python benchmarks/accuracy.py
 
 clean:
 	rm -rf $(VENV) *.egg-info
