@@ -8,8 +8,7 @@ BIN := $(VENV)/bin
 
 $(BIN)/advisor: pyproject.toml constraints-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -c constraints-dev.txt -e '.[test]'
+	$(BIN)/pip install -q -c constraints-dev.txt -e '.[test,plot]'
 	touch $@
 
 run: $(BIN)/advisor

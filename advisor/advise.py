@@ -26,9 +26,12 @@ class Advice:
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self, top: int | None = None) -> dict:
+        shown = self.options[:top]
+        # this machine stays in the listing however short: it is what everything is compared with
+        shown += [o for o in self.options[len(shown):] if o.id == "local"]
         return {
             "workload": self.workload.to_dict(),
-            "options": [o.to_dict() for o in self.options[:top]],
+            "options": [o.to_dict() for o in shown],
             "recommendation": self.recommendation.to_dict(),
             "excluded": self.excluded,
             "warnings": self.warnings,
@@ -121,6 +124,8 @@ def _offer_option(offer: Offer, workload, cost, local, local_cal, decode, profil
         cores = profile.machine.cpu.usable_cores or profile.machine.cpu.logical_cores or 1
         e = cpu_estimate(local, cores, offer.vcpus, offer.ram_bytes)
     usd, sessions, notes = cost_impl(offer, e.seconds, spot)
+    if offer.provider == "colab" and offer.gpu is not None:
+        notes.append("Colab assigns GPUs by availability and paid balance: not guaranteed")
     accelerator = e.accelerator if offer.gpu is None else f"{e.accelerator}"
     return Option(id=offer.key, provider=offer.provider_name, accelerator=accelerator,
                   count=offer.gpu_count if offer.gpu else 1, estimate=e, cost_usd=usd, offer=offer,

@@ -124,6 +124,17 @@ class Calibration:
         return cls(**kwargs)
 
 
+def _timed(step: Callable[[], None], sync: Callable[[], None], timer, n: int) -> list[float]:
+    """Seconds of each of `n` runs of `step`, synchronised."""
+    times = []
+    for _ in range(n):
+        start = timer()
+        step()
+        sync()
+        times.append(timer() - start)
+    return times
+
+
 def _time_steps(step: Callable[[], None], sync: Callable[[], None], timer, *, min_n: int,
                 max_n: int, deadline: float) -> list[float]:
     times: list[float] = []
@@ -254,12 +265,7 @@ def _calibrate_once(w: Workload, device: str, budget_s: float, progress: Progres
 
     notes: list[str] = []
     say("warm-up training steps", used())
-    warm = []
-    for _ in range(3 if cuda else 2):
-        start = timer()
-        step()
-        sync()
-        warm.append(timer() - start)
+    warm = _timed(step, sync, timer, 3 if cuda else 2)
     # one more step under the profiler for the op split; the profiler slows it (per event, so
     # most where ops are many and small), so it is neither a warm-up nor a timed sample, and the
     # ops' self times are taken as shares of an unprofiled step
@@ -278,22 +284,12 @@ def _calibrate_once(w: Workload, device: str, budget_s: float, progress: Progres
     new_shape = 0.0
     if cuda and w.batch_size > 1:  # cudnn.benchmark autotunes again for every new shape
         xs, ys = x[: w.batch_size // 2 + 1], y[: w.batch_size // 2 + 1]
-        firsts = []
-        for _ in range(2):
-            start = timer()
-            trainer.train_step(xs, ys)
-            sync()
-            firsts.append(timer() - start)
+        firsts = _timed(lambda: trainer.train_step(xs, ys), sync, timer, 2)
         new_shape = max(0.0, firsts[0] - firsts[1])
 
     say("timing validation passes", used())
     eval_step = lambda: trainer.eval_step(x)  # noqa: E731
-    warm_eval = []
-    for _ in range(2 if cuda else 1):
-        start = timer()
-        eval_step()
-        sync()
-        warm_eval.append(timer() - start)
+    warm_eval = _timed(eval_step, sync, timer, 2 if cuda else 1)
     evals = _time_steps(eval_step, sync, timer, min_n=3, max_n=200, deadline=deadline["eval"])
 
     say("timing frozen-body steps", used())

@@ -25,8 +25,8 @@ from advisor.workload import Workload
 MEASURED_BAND = 0.06
 # Scaling to an uncalibrated workload through the fitted roofline is first-order only: kernel
 # efficiency changes with shapes, batch and cache fit. benchmarks/results/scaling.md found the
-# predicted/measured training time between 0.72 and 1.4 on a 2-core CPU; the band covers that
-# with some margin, and the note says to calibrate.
+# predicted/measured training step time between 0.68 and 1.29 on a 2-core CPU; the band covers
+# that with some margin, and the note says to calibrate.
 SCALED_LOW_FACTOR = 0.65
 SCALED_HIGH_FACTOR = 1.5
 RAM_HEADROOM = 0.85  # of physical RAM a CPU run may use before swapping is likely

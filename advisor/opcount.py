@@ -80,10 +80,6 @@ class PhaseCost:
         return self._sum("bytes", "compute")
 
     @property
-    def memory_flops(self) -> float:
-        return self._sum("flops", "memory")
-
-    @property
     def memory_bytes(self) -> float:
         return self._sum("bytes", "memory")
 

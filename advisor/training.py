@@ -286,3 +286,28 @@ def run_training(workload: Workload, device: str, progress: ProgressFn | None = 
         valid_images=workload.valid_images, frozen_epochs=workload.frozen_epochs,
         interrupted=interrupted,
     )
+
+
+def run_training_in_fresh_process(workload: Workload, device: str) -> TrainingRun:
+    """`run_training` in a new interpreter, as a user's own training script runs: its first
+    steps also pay for one-time kernel and allocator set-up, which a process that has already
+    calibrated has behind it. (A plain Process, not a Pool: pool workers are daemons and may not
+    start DataLoader workers.)"""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_train_into, args=(queue, workload, device))
+    child.start()
+    ok, result = queue.get()
+    child.join()
+    if not ok:
+        raise RuntimeFailure(f"training in a fresh process failed: {result}")
+    return result
+
+
+def _train_into(queue, workload: Workload, device: str) -> None:
+    try:
+        queue.put((True, run_training(workload, device)))
+    except BaseException as exc:  # report, do not hang the parent
+        queue.put((False, f"{type(exc).__name__}: {exc}"))

@@ -32,7 +32,7 @@ from advisor.catalog import gpu_for_device_name, load_catalog
 from advisor.profile import load_reference_profiles, save_profile
 from advisor.profiling import add_calibration, profile_machine
 from advisor.report import markdown_table
-from advisor.training import run_training
+from advisor.training import run_training_in_fresh_process
 
 HERE = Path(__file__).parent
 
@@ -86,7 +86,7 @@ def main() -> int:
         if Estimator(profile).calibration_for(w) is None:
             profile = add_calibration(profile, w, args.calibration_budget_s)
         est = Estimator(profile).estimate(w)
-        run = run_training(w, profile.device)
+        run = run_training_in_fresh_process(w, profile.device)
         row = {"model": w.model, "image_size": w.image_size, "batch": w.batch_size,
                "precision": est.workload.precision, "images": w.dataset_size, "epochs": w.epochs,
                "frozen": w.frozen_epochs, "measured_s": round(run.seconds, 2),

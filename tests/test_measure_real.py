@@ -145,3 +145,12 @@ def test_corrupt_image_in_profile_data_is_one_line(tmp_path, capsys, workers):
     assert code == 1, err
     assert len(err.strip().splitlines()) == 1 and "cannot decode image" in err and ".jpg" in err
     assert not (tmp_path / "p.json").exists()
+
+
+def test_training_in_a_fresh_process_returns_the_run(tmp_path):
+    from advisor.training import run_training_in_fresh_process
+
+    data = write_image_folder(tmp_path / "imgs", classes=2, per_class=4, width=48, height=48)
+    run = run_training_in_fresh_process(
+        Workload(**TINY, dataset_size=8, epochs=1, data_dir=str(data), workers=1), "cpu")
+    assert run.epochs_completed == 1 and run.seconds > 0
