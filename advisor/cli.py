@@ -66,7 +66,6 @@ def profile(model, num_classes, image_size, batch_size, precision, data_dir, wor
             budget_s, output, fmt, show):
     """Measure this machine and save its profile."""
     from advisor.profile import load_profile, save_profile
-    from advisor.report import profile_summary
 
     if show:
         prof = load_profile(output)
@@ -83,14 +82,9 @@ def profile(model, num_classes, image_size, batch_size, precision, data_dir, wor
 
 
 def _print_profile(prof, fmt):
-    import json
-
     from advisor.report import profile_summary
 
-    if fmt == "json":
-        click.echo(json.dumps(prof.to_dict(), indent=2, default=lambda v: list(v) if isinstance(v, tuple) else None))
-    else:
-        click.echo(profile_summary(prof))
+    click.echo(prof.to_json().rstrip("\n") if fmt == "json" else profile_summary(prof))
 
 
 def _check_writable(output: str, option: str = "--output") -> None:

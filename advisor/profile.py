@@ -65,6 +65,9 @@ class Profile:
             "notes": list(self.notes),
         }
 
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, default=_json_default) + "\n"
+
     @classmethod
     def from_dict(cls, d: dict) -> Profile:
         return cls(
@@ -130,7 +133,7 @@ def save_profile(profile: Profile, path: str | os.PathLike | None = None, *, cre
         p.parent.mkdir(parents=True, exist_ok=True)
     if not p.parent.is_dir():
         raise UsageError(f"cannot write {p}: directory {p.parent} does not exist; create it or choose another --output.")
-    text = json.dumps(profile.to_dict(), indent=2, default=_json_default) + "\n"
+    text = profile.to_json()
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     except PermissionError:
