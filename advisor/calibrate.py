@@ -54,7 +54,11 @@ class Calibration:
     frozen_step_seconds: Samples  # training steps with only the classifier head trainable
     warmup_train_step_seconds: tuple[float, ...]
     warmup_eval_step_seconds: tuple[float, ...]
-    new_shape_overhead_seconds: float = 0.0  # first step at a new batch shape (GPU autotuning)
+    # first step at a new batch shape (a last partial batch): cudnn autotuning on a GPU, oneDNN
+    # primitive creation on a CPU; training and validation have their own
+    new_shape_overhead_seconds: float = 0.0
+    new_shape_eval_overhead_seconds: float = 0.0
+    frozen_first_step_overhead_seconds: float = 0.0  # autograd's smaller graph, first time
     epoch_start_seconds: float = 0.0  # train loader: iterator start beyond a steady step
     valid_start_seconds: float = 0.0  # validation loader, likewise
     synthetic_train_step_seconds: Samples | None = None  # same model without the loader
@@ -281,8 +285,9 @@ def _calibrate_once(w: Workload, device: str, budget_s: float, progress: Progres
     train_samples = Samples(tuple(train))
     split = op_split_from_profile(events, train_samples.median, use_device_time=cuda)
 
-    new_shape = 0.0
-    if cuda and w.batch_size > 1:  # cudnn.benchmark autotunes again for every new shape
+    # a new batch shape (the last partial batch) pays set-up again the first time it runs
+    new_shape = new_shape_eval = 0.0
+    if w.batch_size > 1:
         xs, ys = x[: w.batch_size // 2 + 1], y[: w.batch_size // 2 + 1]
         firsts = _timed(lambda: trainer.train_step(xs, ys), sync, timer, 2)
         new_shape = max(0.0, firsts[0] - firsts[1])
@@ -291,14 +296,17 @@ def _calibrate_once(w: Workload, device: str, budget_s: float, progress: Progres
     eval_step = lambda: trainer.eval_step(x)  # noqa: E731
     warm_eval = _timed(eval_step, sync, timer, 2 if cuda else 1)
     evals = _time_steps(eval_step, sync, timer, min_n=3, max_n=200, deadline=deadline["eval"])
+    if w.batch_size > 1:
+        firsts = _timed(lambda: trainer.eval_step(xs), sync, timer, 2)
+        new_shape_eval = max(0.0, firsts[0] - firsts[1])
 
     say("timing frozen-body steps", used())
     trainer.set_frozen(True)
-    trainer.train_step(x, y)  # warm-up: autograd builds a smaller graph
-    sync()
+    frozen_first = _timed(lambda: trainer.train_step(x, y), sync, timer, 1)[0]
     frozen = _time_steps(lambda: trainer.train_step(x, y), sync, timer, min_n=2, max_n=100,
                          deadline=deadline["frozen"])
     trainer.set_frozen(False)
+    frozen_first_overhead = max(0.0, frozen_first - Samples(tuple(frozen)).median)
 
     peak = kind = None
     if cuda:
@@ -315,6 +323,8 @@ def _calibrate_once(w: Workload, device: str, budget_s: float, progress: Progres
         warmup_train_step_seconds=tuple(warm),
         warmup_eval_step_seconds=tuple(warm_eval),
         new_shape_overhead_seconds=new_shape,
+        new_shape_eval_overhead_seconds=new_shape_eval,
+        frozen_first_step_overhead_seconds=frozen_first_overhead,
         peak_memory_bytes=peak,
         peak_memory_kind=kind,
         op_split=split,

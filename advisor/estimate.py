@@ -77,7 +77,8 @@ def estimate_impl(workload: Workload, cal: Calibration, *, accelerator: str,
     b = workload.batch_size
     n_train, n_valid = workload.train_images, workload.valid_images
     e, k = workload.epochs, workload.frozen_epochs
-    has_partial = n_train % b != 0 or (n_valid and n_valid % b != 0)
+    train_partial = n_train % b != 0
+    valid_partial = bool(n_valid) and n_valid % b != 0
 
     def total(q: float) -> tuple[float, dict]:
         def at(samples, phase):
@@ -87,8 +88,11 @@ def estimate_impl(workload: Workload, cal: Calibration, *, accelerator: str,
         frozen = _phase_seconds(n_train, b, at(cal.frozen_step_seconds, "frozen"))
         valid = _phase_seconds(n_valid, b, at(cal.eval_step_seconds, "eval"))
         starts = cal.epoch_start_seconds + (cal.valid_start_seconds if n_valid else 0.0)
+        # one-time set-up: the first steps, each new batch shape, the frozen graph
         first = cal.first_steps_overhead_seconds * scale["train"]
-        first += cal.new_shape_overhead_seconds * (1 if has_partial else 0)
+        first += cal.new_shape_overhead_seconds * scale["train"] * train_partial
+        first += cal.new_shape_eval_overhead_seconds * scale["eval"] * valid_partial
+        first += cal.frozen_first_step_overhead_seconds * scale["frozen"] * (k > 0)
         parts = {
             "first_steps_overhead": first,
             "frozen_training": k * frozen,

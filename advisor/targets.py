@@ -92,7 +92,8 @@ def gpu_estimate(workload: Workload, cost: StepCost, spec: GpuSpec, eff: Efficie
         train_step_seconds=Samples((fed["train"],)), eval_step_seconds=Samples((fed["eval"],)),
         frozen_step_seconds=Samples((fed["frozen"],)),
         warmup_train_step_seconds=(fed["train"] + GPU_FIRST_STEPS_S,), warmup_eval_step_seconds=(),
-        new_shape_overhead_seconds=GPU_NEW_SHAPE_S, synthetic_train_step_seconds=synthetic,
+        new_shape_overhead_seconds=GPU_NEW_SHAPE_S, new_shape_eval_overhead_seconds=GPU_NEW_SHAPE_S,
+        synthetic_train_step_seconds=synthetic,
         peak_memory_bytes=peak, peak_memory_kind="predicted", op_split=split, step_cost=cost,
     )
     return estimate_impl(workload, cal, accelerator=spec.name, vram_bytes=usable, basis="predicted",

@@ -289,25 +289,31 @@ def run_training(workload: Workload, device: str, progress: ProgressFn | None = 
 
 
 def run_training_in_fresh_process(workload: Workload, device: str) -> TrainingRun:
-    """`run_training` in a new interpreter, as a user's own training script runs: its first
-    steps also pay for one-time kernel and allocator set-up, which a process that has already
-    calibrated has behind it. (A plain Process, not a Pool: pool workers are daemons and may not
-    start DataLoader workers.)"""
-    import multiprocessing
+    """`run_training` in a new interpreter started as `python -c`, as a user's own training
+    script runs: its first steps also pay for one-time kernel and allocator set-up, which a
+    process that has already calibrated has behind it. (A multiprocessing child is not used: its
+    DataLoader workers ran several times slower than a script's.)"""
+    import dataclasses
+    import json
+    import subprocess
+    import sys
 
-    ctx = multiprocessing.get_context("spawn")
-    queue = ctx.Queue()
-    child = ctx.Process(target=_train_into, args=(queue, workload, device))
-    child.start()
-    ok, result = queue.get()
-    child.join()
-    if not ok:
-        raise RuntimeFailure(f"training in a fresh process failed: {result}")
-    return result
+    request = json.dumps({"workload": dataclasses.asdict(workload), "device": device})
+    code = "from advisor.training import _fresh_process_main; _fresh_process_main()"
+    proc = subprocess.run([sys.executable, "-c", code], input=request, capture_output=True, text=True)
+    if proc.returncode != 0:
+        lines = proc.stderr.strip().splitlines() or ["no output"]
+        raise RuntimeFailure(f"training in a fresh process failed: {lines[-1]}")
+    d = json.loads(proc.stdout.strip().splitlines()[-1])
+    return TrainingRun(**{**d, "train_seconds": tuple(d["train_seconds"]),
+                          "valid_seconds": tuple(d["valid_seconds"])})
 
 
-def _train_into(queue, workload: Workload, device: str) -> None:
-    try:
-        queue.put((True, run_training(workload, device)))
-    except BaseException as exc:  # report, do not hang the parent
-        queue.put((False, f"{type(exc).__name__}: {exc}"))
+def _fresh_process_main() -> None:
+    import dataclasses
+    import json
+    import sys
+
+    request = json.loads(sys.stdin.read())
+    run = run_training(Workload(**request["workload"]), request["device"])
+    print(json.dumps(dataclasses.asdict(run)))

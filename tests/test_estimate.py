@@ -138,3 +138,17 @@ def test_per_op_overhead_makes_many_small_ops_cost_more():
     # the roofline puts the 1 s reference step at 0.7 + 0.25 s of ops + 300 ops x 0.1 ms = 0.98 s;
     # 2700 more ops add 0.27 s of model time, scaled by the measured/model ratio 1 / 0.98
     assert step_many - step_few == pytest.approx(2700 * 1e-4 / 0.98)
+
+
+def test_each_new_batch_shape_pays_its_set_up_once():
+    from dataclasses import replace
+
+    cal = replace(make_calibration(warm_train=(1.0, 1.0), warm_eval=(0.25,)),
+                  new_shape_overhead_seconds=2.0, new_shape_eval_overhead_seconds=0.5,
+                  frozen_first_step_overhead_seconds=0.3)
+    even = Workload(dataset_size=640, epochs=3)  # 512 train, 128 valid: no partial batch
+    assert estimate_impl(even, cal, accelerator="CPU").breakdown_seconds["first_steps_overhead"] == 0
+    odd = Workload(dataset_size=700, epochs=3, frozen_epochs=1)  # 560 train, 140 valid: both partial
+    # once for the partial training shape, once for the partial validation shape, once for the
+    # frozen graph; later epochs reuse them
+    assert estimate_impl(odd, cal, accelerator="CPU").breakdown_seconds["first_steps_overhead"] == pytest.approx(2.8)
