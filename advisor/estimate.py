@@ -213,6 +213,7 @@ class Estimator:
     def __init__(self, profile: Profile, count: Callable[..., StepCost] | None = None):
         self.profile = profile
         self._count = count
+        self._counted: dict[tuple, StepCost] = {}  # counting takes seconds: once per workload
 
     def resolve(self, workload: Workload) -> Workload:
         """The workload with `auto` precision replaced by what the profiled device does best."""
@@ -230,12 +231,15 @@ class Estimator:
         cal = self.calibration_for(workload)
         if cal is not None and cal.step_cost is not None:
             return cal.step_cost
-        if self._count is None:
-            from advisor.opcount import count_step
+        key = (workload.model, workload.num_classes, workload.image_size, workload.batch_size,
+               workload.precision)
+        if key not in self._counted:
+            if self._count is None:
+                from advisor.opcount import count_step
 
-            self._count = count_step
-        return self._count(workload.model, workload.num_classes, workload.image_size,
-                           workload.batch_size, workload.precision)
+                self._count = count_step
+            self._counted[key] = self._count(*key)
+        return self._counted[key]
 
     def calibration_for(self, workload: Workload) -> Calibration | None:
         return self.profile.find(CalibrationKey.of(self.resolve(workload), self.profile.device))

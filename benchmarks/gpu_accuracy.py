@@ -18,10 +18,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import re
-import statistics
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd

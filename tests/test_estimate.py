@@ -152,3 +152,16 @@ def test_each_new_batch_shape_pays_its_set_up_once():
     # once for the partial training shape, once for the partial validation shape, once for the
     # frozen graph; later epochs reuse them
     assert estimate_impl(odd, cal, accelerator="CPU").breakdown_seconds["first_steps_overhead"] == pytest.approx(2.8)
+
+
+def test_an_uncalibrated_workload_is_counted_once():
+    calls = []
+
+    def count(*args):
+        calls.append(args)
+        return make_cost(args[3], 2e9, 2e8)
+
+    estimator = Estimator(make_profile(make_calibration()), count=count)
+    estimator.estimate(Workload(model="resnet50"))
+    estimator.step_cost(Workload(model="resnet50"))
+    assert len(calls) == 1
