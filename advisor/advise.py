@@ -5,10 +5,12 @@ modules (estimate, targets, recommend)."""
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from advisor.catalog import Catalog, Offer, check_providers_impl, filter_offers_impl, stale_prices_impl
 from advisor.crosshw import DEFAULT_GPU_EFFICIENCY, Efficiency
+from advisor.distributed import CommModel, DataParallel
+from advisor.errors import UsageError
 from advisor.estimate import Estimator, closest_calibration
 from advisor.profile import Profile
 from advisor.recommend import (Option, Recommendation, apply_constraints_impl, cost_impl,
@@ -67,16 +69,24 @@ def advise(profile: Profile, workload: Workload, catalog: Catalog, *, providers=
            spot: bool = False, objective: str = "balanced", max_cost: float | None = None,
            deadline_s: float | None = None, include_offers: bool = True,
            references: list[Profile] | None = None, today: _dt.date | None = None,
-           estimator: Estimator | None = None) -> Advice:
+           estimator: Estimator | None = None, gpus: int | None = None, nodes: int = 1,
+           global_batch: int | None = None) -> Advice:
+    """Every option for `workload`. `gpus` (per machine) and `nodes` ask for data-parallel
+    training: only offers with that many GPUs, on `nodes` machines each. Without `gpus`, every
+    offer is predicted with all its GPUs. `global_batch` fixes the global batch (per-GPU batch =
+    global / GPUs); otherwise the workload's batch is per GPU."""
     estimator = estimator or Estimator(profile)
     workload = estimator.resolve(workload)
     providers = check_providers_impl(providers)
     specs = [catalog.gpu(t) for t in targets]  # unknown names fail before any estimate
-    local = estimator.estimate(workload)
+    requested = DataParallel(gpus or 1, nodes, global_batch)
+    requested.check()
+    offers = filter_offers_impl(catalog.offers, providers) if include_offers else ()
+    offers = _offers_for_gpus_impl(offers, gpus, nodes)
+    local = _local_estimate(estimator, workload, requested, gpus)
     options = [local_option(local)]
     excluded: list[dict] = []
     warnings: list[str] = []
-    offers = filter_offers_impl(catalog.offers, providers) if include_offers else ()
     if offers or specs:
         cost = estimator.step_cost(workload)
         local_cal = estimator.calibration_for(workload) or closest_calibration(profile, workload)
@@ -90,14 +100,15 @@ def advise(profile: Profile, workload: Workload, catalog: Catalog, *, providers=
 
         for offer in offers:
             option, reason = _offer_option(offer, workload, cost, local, local_cal, decode, profile,
-                                           catalog, efficiency, spot)
+                                           catalog, efficiency, spot, nodes, global_batch, estimator, refs)
             if option is None:
                 excluded.append({"id": offer.key, "reason": reason})
             else:
                 options.append(option)
         for spec in specs:
-            e = gpu_estimate(workload, cost, spec, efficiency(spec.id), local=local_cal, vcpus=None,
-                             decode_images_per_s=decode)
+            single = workload if global_batch is None else workload.with_(batch_size=global_batch)
+            e = gpu_estimate(single, estimator.step_cost(single), spec, efficiency(spec.id),
+                             local=local_cal, vcpus=None, decode_images_per_s=decode)
             options.append(Option(id=f"target:{spec.id}", provider="any", accelerator=spec.name,
                                   count=1, estimate=e, notes=("a bare GPU: no price, no host limits",)))
         stale = stale_prices_impl(offers, today or _dt.date.today())
@@ -110,12 +121,79 @@ def advise(profile: Profile, workload: Workload, catalog: Catalog, *, providers=
     return Advice(workload, ordered, recommendation, excluded, warnings)
 
 
+def _offers_for_gpus_impl(offers, gpus: int | None, nodes: int) -> tuple[Offer, ...]:
+    """Offers with `gpus` GPUs per machine (all GPU offers when None); a count no offer has is
+    a usage error naming the counts there are."""
+    if gpus is None:
+        return tuple(offers) if nodes == 1 else tuple(o for o in offers if o.gpu is not None)
+    kept = tuple(o for o in offers if o.gpu is not None and o.gpu_count == gpus)
+    if offers and not kept:
+        counts = sorted({o.gpu_count for o in offers if o.gpu is not None})
+        more = f"more GPUs than any offer has (at most {counts[-1]})" if counts and gpus > counts[-1] \
+            else "no offer has that many GPUs in one machine"
+        raise UsageError(f"--gpus {gpus}: {more}; offers have {', '.join(map(str, counts))} GPUs "
+                         "per machine (`advisor catalog offers` lists them).")
+    return kept
+
+
+def _local_estimate(estimator: Estimator, workload: Workload, requested: DataParallel, gpus: int | None):
+    """This machine: data-parallel when asked for and measured (profile --nproc), else one device."""
+    d = estimator.profile.distributed
+    if gpus is not None and requested.world > 1 and d is not None and d.world == requested.world:
+        return estimator.estimate_data_parallel(workload, requested)
+    single = workload if requested.global_batch is None else workload.with_(batch_size=requested.global_batch)
+    e = estimator.estimate(single)
+    if gpus is not None and requested.world > 1:
+        e = replace(e, notes=e.notes + (f"one device: this machine's profile has no measurement of "
+                                        f"{requested.world} data-parallel processes (advisor profile --nproc)",))
+    return e
+
+
+def offer_comm_impl(offer: Offer, catalog: Catalog, spec_id: str, nodes: int,
+                    references: list[Profile]) -> CommModel:
+    """The all-reduce model for `nodes` machines of `offer`: measured by a reference profile of
+    the same GPU on one machine (profile --nproc), else the catalog's interconnect figures."""
+    from advisor.catalog import gpu_for_device_name
+    from advisor.distributed import catalog_comm_impl
+
+    world = offer.gpu_count * nodes
+    if nodes == 1:
+        for ref in references:
+            d = ref.distributed
+            spec = gpu_for_device_name(catalog.gpus, ref.device_name)
+            if d is not None and d.nodes == 1 and d.backend == "nccl" and spec is not None and spec.id == spec_id:
+                return d.comm_model(world)
+    if offer.interconnect is None:
+        raise UsageError(f"{offer.key}: the catalog does not say how its {offer.gpu_count} GPUs are "
+                         "connected; add `interconnect` to the offer with --catalog.")
+    ic = catalog.interconnects[offer.interconnect]
+    source = ic.name + (" (assumed: not published for this machine)" if offer.interconnect_assumed else "")
+    if nodes > 1:
+        source += f" and {offer.network_bits_per_s / 1e9:g} Gbit/s between machines" if offer.network_bits_per_s else ""
+    return catalog_comm_impl(ic.kind, ic.link_bytes_per_s, offer.gpu_count, nodes,
+                             offer.network_bits_per_s, source)
+
+
 def _offer_option(offer: Offer, workload, cost, local, local_cal, decode, profile, catalog,
-                  efficiency, spot):
+                  efficiency, spot, nodes=1, global_batch=None, estimator=None, references=()):
     if offer.gpu is not None:
         spec = catalog.gpus[offer.gpu]
+        dp = DataParallel(offer.gpu_count, nodes, global_batch)
+        comm = None
+        if dp.world > 1:
+            if global_batch is not None and global_batch % dp.world:
+                return None, f"--global-batch {global_batch} is not divisible by its {dp.world} GPUs"
+            if nodes > 1 and not offer.network_bits_per_s:
+                return None, "no published network bandwidth between machines of this type"
+            try:
+                comm = offer_comm_impl(offer, catalog, spec.id, nodes, list(references))
+            except UsageError as exc:
+                return None, str(exc)
+        per_gpu = workload.with_(batch_size=dp.per_gpu_batch(workload))
+        if per_gpu.batch_size != cost.batch_size and estimator is not None:
+            cost = estimator.step_cost(per_gpu)
         e = gpu_estimate(workload, cost, spec, efficiency(spec.id), local=local_cal,
-                         vcpus=offer.vcpus, decode_images_per_s=decode)
+                         vcpus=offer.vcpus, decode_images_per_s=decode, dp=dp, comm=comm)
     else:
         if profile.device != "cpu":
             return None, "a CPU-only machine, and this profile has no CPU calibration to scale from"
@@ -124,9 +202,13 @@ def _offer_option(offer: Offer, workload, cost, local, local_cal, decode, profil
         cores = profile.machine.cpu.usable_cores or profile.machine.cpu.logical_cores or 1
         e = cpu_estimate(local, cores, offer.vcpus, offer.ram_bytes)
     usd, sessions, notes = cost_impl(offer, e.seconds, spot)
+    if usd is not None and nodes > 1 and offer.gpu is not None:
+        usd *= nodes
+        notes.append(f"{nodes} machines, each billed")
     if offer.provider == "colab" and offer.gpu is not None:
         notes.append("Colab assigns GPUs by availability and paid balance: not guaranteed")
     accelerator = e.accelerator if offer.gpu is None else f"{e.accelerator}"
-    return Option(id=offer.key, provider=offer.provider_name, accelerator=accelerator,
-                  count=offer.gpu_count if offer.gpu else 1, estimate=e, cost_usd=usd, offer=offer,
+    count = offer.gpu_count * (nodes if offer.gpu else 1) if offer.gpu else 1
+    return Option(id=offer.key if nodes == 1 or offer.gpu is None else f"{offer.key}:{nodes}-nodes", provider=offer.provider_name,
+                  accelerator=accelerator, count=count, estimate=e, cost_usd=usd, offer=offer,
                   sessions=sessions, spot=spot, notes=tuple(notes)), None

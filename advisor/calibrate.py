@@ -234,6 +234,25 @@ def calibrate(workload: Workload, device: str, budget_s: float = 60.0,
                     notes=tuple(notes) + c.notes) for c in cals]
 
 
+def calibrate_in_fresh_process(workload: Workload, device: str, budget_s: float = 60.0,
+                                progress: Progress | None = None,
+                                step_cost: StepCost | None = None) -> list[Calibration]:
+    """`calibrate` in a new interpreter, which trains as a user's fresh training script does
+    (see advisor.isolation); the interpreter's start-up counts against the budget."""
+    from advisor.isolation import run_in_fresh_process
+
+    request = {"workload": asdict(workload), "device": device,
+               "deadline_unix_s": time.time() + budget_s}
+    dicts = run_in_fresh_process("advisor.calibrate:_calibrate_request", request, progress)
+    return [replace(Calibration.from_dict(d), step_cost=step_cost) for d in dicts]
+
+
+def _calibrate_request(workload: dict, device: str, deadline_unix_s: float,
+                       progress: Progress) -> list[dict]:
+    budget_s = max(3.0, deadline_unix_s - time.time())
+    return [c.to_dict() for c in calibrate(Workload(**workload), device, budget_s, progress)]
+
+
 def _calibrate_once(w: Workload, device: str, budget_s: float, progress: Progress | None,
                     timer) -> list[Calibration]:
     import psutil

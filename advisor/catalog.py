@@ -52,6 +52,23 @@ class GpuSpec:
 
 
 @dataclass(frozen=True)
+class Interconnect:
+    """How the GPUs inside one machine reach each other (profiles/interconnects.toml)."""
+
+    id: str
+    name: str
+    kind: str  # "nvlink" or "pcie"
+    link_bytes_per_s: float  # per GPU, both directions together, as datasheets state it
+    source: str
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+INTERCONNECT_KINDS = ("nvlink", "pcie")
+
+
+@dataclass(frozen=True)
 class Offer:
     """One machine a provider rents out. Prices are for the whole machine, USD."""
 
@@ -72,6 +89,10 @@ class Offer:
     runtime_limit_hours: float | None = None
     region: str | None = None
     derived: bool = False
+    interconnect: str | None = None  # Interconnect id, between this machine's GPUs
+    interconnect_assumed: bool = False  # the provider does not publish it
+    network_bits_per_s: float | None = None  # between machines, where a source states it
+    network_source: str = ""
     origin: str = ""  # the file it came from
 
     @property
@@ -106,6 +127,7 @@ class Catalog:
     gpus: dict[str, GpuSpec]
     offers: tuple[Offer, ...]
     files: tuple[str, ...] = field(default_factory=tuple)
+    interconnects: dict[str, Interconnect] = field(default_factory=dict)
 
     def gpu(self, name: str) -> GpuSpec:
         return find_gpu_impl(self.gpus, name)
@@ -219,7 +241,20 @@ def parse_gpu(origin: str, gid: str, d: dict) -> GpuSpec:
     )
 
 
-def parse_offer(origin: str, provider: str, default_billing: str | None, d: dict, gpus: dict) -> Offer:
+def parse_interconnect(origin: str, iid: str, d: dict) -> Interconnect:
+    entry = f"interconnect {iid!r}"
+    for name in ("name", "kind", "link_gb_per_s", "source"):
+        if name not in d:
+            raise _err(origin, entry, name, "is missing")
+    if d["kind"] not in INTERCONNECT_KINDS:
+        raise _err(origin, entry, "kind", f"must be one of {', '.join(INTERCONNECT_KINDS)}, not {d['kind']!r}")
+    return Interconnect(id=iid, name=str(d["name"]), kind=d["kind"],
+                        link_bytes_per_s=_number(origin, entry, "link_gb_per_s", d["link_gb_per_s"], positive=True) * 1e9,
+                        source=str(d["source"]))
+
+
+def parse_offer(origin: str, provider: str, default_billing: str | None, d: dict, gpus: dict,
+                interconnects: dict | None = None) -> Offer:
     entry = f"offer {d.get('id', '?')!r}"
     for name in OFFER_REQUIRED:
         if name not in d:
@@ -242,13 +277,27 @@ def parse_offer(origin: str, provider: str, default_billing: str | None, d: dict
     if not isinstance(as_of, _dt.date):
         raise _err(origin, entry, "as_of", f"must be a date (YYYY-MM-DD), not {as_of!r}")
     limit = d.get("runtime_limit_hours")
+    count = d.get("gpu_count", 1)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise _err(origin, entry, "gpu_count", f"must be a whole number of GPUs, 1 or more, not {count!r}")
+    interconnect = d.get("interconnect")
+    if interconnect is not None and interconnect not in (interconnects or {}):
+        raise _err(origin, entry, "interconnect", f"names unknown interconnect {interconnect!r}"
+                   + did_you_mean(interconnect, interconnects or {}))
+    network = d.get("network_gbps")
+    if network is not None:
+        network = _number(origin, entry, "network_gbps", network, positive=True) * 1e9
+        if "network_source" not in d:
+            raise _err(origin, entry, "network_source", "is missing (network_gbps needs its source)")
     return Offer(
         provider=provider, id=str(d["id"]), instance=str(d["instance"]), billing=billing,
-        as_of=as_of, source=str(d["source"]), gpu=gpu, gpu_count=int(d.get("gpu_count", 1)),
+        as_of=as_of, source=str(d["source"]), gpu=gpu, gpu_count=count,
         vcpus=d.get("vcpus"),
         ram_bytes=None if "ram_gb" not in d else int(_number(origin, entry, "ram_gb", d["ram_gb"]) * 1e9),
         runtime_limit_hours=None if limit is None else _number(origin, entry, "runtime_limit_hours", limit, positive=True),
-        region=d.get("region"), derived=bool(d.get("derived", False)), origin=origin, **prices,
+        region=d.get("region"), derived=bool(d.get("derived", False)), interconnect=interconnect,
+        interconnect_assumed=bool(d.get("interconnect_assumed", False)), network_bits_per_s=network,
+        network_source=str(d.get("network_source", "")), origin=origin, **prices,
     )
 
 
@@ -266,9 +315,12 @@ def _read_toml(path) -> dict:
 def load_catalog_impl(documents: list[tuple[str, dict]]) -> Catalog:
     """Build a catalog from parsed TOML documents, in order; later ones override earlier ones."""
     gpus: dict[str, GpuSpec] = {}
-    for origin, doc in documents:  # GPUs first: offers of any file may name them
+    interconnects: dict[str, Interconnect] = {}
+    for origin, doc in documents:  # GPUs and interconnects first: offers of any file name them
         for gid, table in doc.get("gpu", {}).items():
             gpus[gid] = parse_gpu(origin, gid, table)
+        for iid, table in doc.get("interconnect", {}).items():
+            interconnects[iid] = parse_interconnect(origin, iid, table)
     offers: dict[str, Offer] = {}
     for origin, doc in documents:
         if "offer" not in doc:
@@ -278,17 +330,19 @@ def load_catalog_impl(documents: list[tuple[str, dict]]) -> Catalog:
             raise _err(origin, "file", "provider", "is missing (a file with offers names its provider)")
         seen = set()
         for table in doc["offer"]:
-            offer = parse_offer(origin, provider, doc.get("billing"), table, gpus)
+            offer = parse_offer(origin, provider, doc.get("billing"), table, gpus, interconnects)
             if offer.id in seen:
                 raise _err(origin, f"offer {offer.id!r}", "id", "is a duplicate within the file")
             seen.add(offer.id)
             offers[offer.key] = offer
-    return Catalog(gpus=gpus, offers=tuple(offers.values()), files=tuple(o for o, _ in documents))
+    return Catalog(gpus=gpus, offers=tuple(offers.values()), files=tuple(o for o, _ in documents),
+                   interconnects=interconnects)
 
 
 def builtin_documents() -> list[tuple[str, dict]]:
     data = _data_dir()
-    docs = [("profiles/gpus.toml", tomllib.loads(data.joinpath("gpus.toml").read_text(encoding="utf-8")))]
+    docs = [(f"profiles/{name}", tomllib.loads(data.joinpath(name).read_text(encoding="utf-8")))
+            for name in ("gpus.toml", "interconnects.toml")]
     for entry in sorted(data.joinpath("offers").iterdir(), key=lambda p: p.name):
         if entry.name.endswith(".toml"):
             docs.append((f"profiles/offers/{entry.name}", tomllib.loads(entry.read_text(encoding="utf-8"))))

@@ -62,8 +62,14 @@ def cli(debug):
               help="Write the profile here instead of the user data directory.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--show", is_flag=True, help="Print the saved profile and exit without measuring.")
+@click.option("--nproc", type=int, default=None,
+              help="Also measure data-parallel training on N local processes (gloo on CPUs, NCCL on "
+                   "GPUs): an all-reduce sweep and DDP steps. Default on a multi-GPU machine: its GPU count.")
+@click.option("--distributed", is_flag=True,
+              help="Run under torchrun (one process per GPU, any number of machines): every machine "
+                   "measures itself, rank 0 writes one cluster profile.")
 def profile(model, num_classes, image_size, batch_size, precision, data_dir, workers, device,
-            budget_s, output, fmt, show):
+            budget_s, output, fmt, show, nproc, distributed):
     """Measure this machine and save its profile."""
     from advisor.profile import load_profile, save_profile
 
@@ -74,7 +80,17 @@ def profile(model, num_classes, image_size, batch_size, precision, data_dir, wor
     workload = _workload(model, num_classes, image_size, batch_size, precision, data_dir, workers)
     if output is not None:
         _check_writable(output)
-    prof = _measure(workload, device, budget_s)
+    if distributed:
+        if nproc is not None:
+            raise UsageError("--distributed takes its process count from torchrun (--nproc-per-node); drop --nproc.")
+        from advisor.profiling import profile_cluster
+
+        prof = profile_cluster(workload, device, budget_s)
+        if prof is None:  # not rank 0: rank 0 writes the cluster profile
+            return
+    else:
+        nproc = _default_nproc(nproc, device)
+        prof = _measure(workload, device, budget_s, nproc)
     path = save_profile(prof, output)
     _print_profile(prof, fmt)
     if fmt == "table":
@@ -99,12 +115,35 @@ def _check_writable(output: str, option: str = "--output") -> None:
         raise UsageError(f"{option} {output}: directory {parent} is not writable; choose another path.")
 
 
-def _measure(workload: Workload, device: str, budget_s: float):
-    from advisor.profiling import profile_machine
+def _default_nproc(nproc: int | None, device: str) -> int | None:
+    """--nproc as given (checked before measuring), else the GPU count on a multi-GPU machine."""
+    import os
+
+    from advisor.ddp import check_nproc
+    from advisor.training import resolve_device
+
+    resolved = resolve_device(device)
+    gpus = 0
+    if resolved.startswith("cuda"):
+        import torch
+
+        gpus = torch.cuda.device_count()
+    if nproc is None:
+        return gpus if gpus > 1 else None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    check_nproc(nproc, resolved, cores, gpus)
+    return nproc
+
+
+def _measure(workload: Workload, device: str, budget_s: float, nproc: int | None = None):
+    from advisor.profiling import add_distributed, distributed_budget_s, profile_machine
     from advisor.progress import Progress
 
-    progress = Progress(budget_s)
+    extra = distributed_budget_s(budget_s) if nproc else 0.0
+    progress = Progress(budget_s + extra)
     prof = profile_machine(workload, device=device, budget_s=budget_s, progress=progress)
+    if nproc:
+        prof = add_distributed(prof, nproc, None, extra, progress)
     progress.done("profile measured")
     return prof
 
@@ -203,11 +242,18 @@ def estimate_options(func):
               help="A TOML file adding or overriding GPUs and offers (repeatable).")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
               help="Write time against cost, Pareto front labelled, to this PNG (needs matplotlib).")
+@click.option("--gpus", type=int, default=None,
+              help="Data-parallel (DDP) on this many GPUs per machine: only offers with that many. "
+                   "Default: every offer with all its GPUs.")
+@click.option("--nodes", type=int, default=1, show_default=True,
+              help="Machines of each offer (needs the network bandwidth between them in the catalog).")
+@click.option("--global-batch", type=int, default=None,
+              help="Keep the global batch fixed (per-GPU batch = this / GPUs); default: --batch-size is per GPU.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 def recommend(dataset_size, epochs, valid_fraction, frozen_epochs, model, num_classes, image_size,
               batch_size, precision, data_dir, workers, profile_path, no_calibrate, budget_s,
               objective, max_cost, deadline, providers, targets, spot, top, local_only,
-              catalog_files, plot_path, fmt):
+              catalog_files, plot_path, gpus, nodes, global_batch, fmt):
     """Predict the training time of a workload here and on cloud GPUs, price it, recommend."""
     from advisor.advise import advise
     from advisor.catalog import check_providers_impl, load_catalog
@@ -222,6 +268,11 @@ def recommend(dataset_size, epochs, valid_fraction, frozen_epochs, model, num_cl
         raise UsageError(f"--max-cost {max_cost:g} must be zero or more US dollars.")
     deadline_s = parse_duration(deadline) if deadline is not None else None
     check_providers_impl(providers)
+    from advisor.distributed import DataParallel
+
+    DataParallel(1 if gpus is None else gpus, nodes, global_batch).check()
+    if global_batch is not None and global_batch < 1:
+        raise UsageError(f"--global-batch {global_batch}: give a positive number of images.")
     catalog = load_catalog(tuple(catalog_files))
     for t in targets:
         catalog.gpu(t)
@@ -231,7 +282,7 @@ def recommend(dataset_size, epochs, valid_fraction, frozen_epochs, model, num_cl
     advice = advise(estimator.profile, workload, catalog, providers=providers, targets=targets,
                     spot=spot, objective=objective, max_cost=max_cost, deadline_s=deadline_s,
                     include_offers=not local_only, references=load_reference_profiles(),
-                    estimator=estimator)
+                    estimator=estimator, gpus=gpus, nodes=nodes, global_batch=global_batch)
     payload = advice.to_dict(top)
     render = {"json": recommend_json, "csv": recommend_csv, "table": recommend_table}[fmt]
     click.echo(render(payload).rstrip("\n"))

@@ -10,14 +10,17 @@ validation pass, first-steps overhead and loader start-up included.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from advisor.calibrate import Calibration, CalibrationKey
-from advisor.errors import RuntimeFailure
+from advisor.distributed import (CommModel, DataParallel, DdpStep, ddp_step_impl, gradient_bytes,
+                                 shard_workload_impl)
+from advisor.errors import RuntimeFailure, UsageError
 from advisor.opcount import PhaseCost, StepCost
 from advisor.precision import resolve_precision
 from advisor.profile import Profile
 from advisor.roofline import fit_rates, phase_seconds
+from advisor.stats import Samples
 from advisor.workload import Workload
 
 # Relative half-width added to the measured spread: run-to-run variation of a whole training
@@ -49,6 +52,8 @@ class Estimate:
     # "predicted" (other hardware, from counted work and its specifications)
     breakdown_seconds: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    # data-parallel runs: GPUs, machines, per-GPU batch, scaling efficiency, communication
+    parallel: dict | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -66,7 +71,7 @@ def estimate_impl(workload: Workload, cal: Calibration, *, accelerator: str,
                   ram_bytes: int | None = None, vram_bytes: int | None = None,
                   scale: dict[str, float] | None = None, basis: str = "measured",
                   band: tuple[float, float] | None = None,
-                  extra_notes: tuple[str, ...] = ()) -> Estimate:
+                  extra_notes: tuple[str, ...] = (), parallel: dict | None = None) -> Estimate:
     """Full training time of `workload` from calibration `cal`.
 
     `scale` multiplies the calibration's step times per phase ("train", "eval", "frozen") when
@@ -115,13 +120,14 @@ def estimate_impl(workload: Workload, cal: Calibration, *, accelerator: str,
         low, high = seconds * SCALED_LOW_FACTOR, seconds * SCALED_HIGH_FACTOR
 
     notes = list(extra_notes)
-    train_ips = b / (cal.train_step_seconds.median * scale["train"])
-    eval_ips = b / (cal.eval_step_seconds.median * scale["eval"])
+    ranks = parallel["world"] if parallel else 1  # images/s of all GPUs together
+    train_ips = ranks * b / (cal.train_step_seconds.median * scale["train"])
+    eval_ips = ranks * b / (cal.eval_step_seconds.median * scale["eval"])
     bottleneck = _bottleneck(cal)
     if bottleneck == "input pipeline":
         notes.append(
             f"the data loader ({cal.key.workers} worker(s)) limits training to {train_ips:.1f} "
-            f"images/s; the model alone trains at {b / cal.synthetic_train_step_seconds.median:.1f}"
+            f"images/s; the model alone trains at {ranks * b / cal.synthetic_train_step_seconds.median:.1f}"
         )
     fits = True
     peak = cal.peak_memory_bytes
@@ -151,7 +157,48 @@ def estimate_impl(workload: Workload, cal: Calibration, *, accelerator: str,
         train_images_per_s=train_ips, eval_images_per_s=eval_ips, bottleneck=bottleneck,
         fits_memory=fits, peak_memory_bytes=peak, basis=basis,
         breakdown_seconds={k2: round(v, 3) for k2, v in breakdown.items()}, notes=tuple(notes),
+        parallel=parallel,
     )
+
+
+def retimed_calibration(cal: Calibration, factor: float = 1.0, train_add_s: float = 0.0,
+                        frozen_add_s: float = 0.0) -> Calibration:
+    """`cal` with every step time multiplied by `factor`, plus seconds added to each training
+    (and frozen) step: how sharing a machine and communicating change a measured step."""
+    def f(samples, add=0.0):
+        return None if samples is None else Samples(tuple(v * factor + add for v in samples.values))
+
+    return replace(
+        cal, train_step_seconds=f(cal.train_step_seconds, train_add_s),
+        eval_step_seconds=f(cal.eval_step_seconds), frozen_step_seconds=f(cal.frozen_step_seconds, frozen_add_s),
+        warmup_train_step_seconds=tuple(v * factor + train_add_s for v in cal.warmup_train_step_seconds),
+        warmup_eval_step_seconds=tuple(v * factor for v in cal.warmup_eval_step_seconds),
+        synthetic_train_step_seconds=f(cal.synthetic_train_step_seconds, train_add_s),
+    )
+
+
+def parallel_info(dp: DataParallel, shard: Workload, step: DdpStep, single_step_s: float,
+                  comm: CommModel, extra: dict | None = None) -> dict:
+    """The fields a data-parallel option reports (JSON and notes)."""
+    efficiency = single_step_s / step.seconds if step.seconds else 1.0
+    return {
+        "gpus_per_node": dp.gpus_per_node, "nodes": dp.nodes, "world": dp.world,
+        "per_gpu_batch": shard.batch_size, "global_batch": shard.batch_size * dp.world,
+        "scaling_efficiency": round(efficiency, 4),
+        "communication_share": round(step.communication_share, 4),
+        "allreduce_seconds_per_step": round(step.communication_seconds, 6),
+        "exposed_communication_seconds_per_step": round(step.exposed_seconds, 6),
+        "communication_basis": comm.basis, "communication_source": comm.source,
+        **(extra or {}),
+    }
+
+
+def parallel_note(info: dict) -> str:
+    return (f"data-parallel on {info['world']} GPU(s) ({info['gpus_per_node']} per machine x "
+            f"{info['nodes']}), batch {info['per_gpu_batch']} per GPU ({info['global_batch']} global): "
+            f"scaling efficiency {100 * info['scaling_efficiency']:.0f} %, communication "
+            f"{100 * info['communication_share']:.0f} % of a step ({info['communication_basis']}: "
+            f"{info['communication_source']})")
 
 
 def _bottleneck(cal: Calibration) -> str:
@@ -189,6 +236,13 @@ def scale_factors(ref: Calibration, target: StepCost, op_overhead_s: float) -> d
         "eval": ratio(target.eval, ref.step_cost.eval),
         "frozen": ratio(target.frozen, ref.step_cost.frozen),
     }
+
+
+def _bare_calibration(key: CalibrationKey, batch: int) -> Calibration:
+    empty = Samples((0.0,))
+    return Calibration(key=key, requested_batch_size=batch, train_step_seconds=empty,
+                       eval_step_seconds=empty, frozen_step_seconds=empty,
+                       warmup_train_step_seconds=(), warmup_eval_step_seconds=())
 
 
 def closest_calibration(profile: Profile, workload: Workload) -> Calibration | None:
@@ -244,27 +298,82 @@ class Estimator:
     def calibration_for(self, workload: Workload) -> Calibration | None:
         return self.profile.find(CalibrationKey.of(self.resolve(workload), self.profile.device))
 
-    def estimate(self, workload: Workload) -> Estimate:
-        workload = self.resolve(workload)
+    def _common(self) -> dict:
         p = self.profile
-        common = dict(accelerator=p.accelerator, ram_bytes=p.machine.cpu.ram_bytes,
-                      vram_bytes=self._vram_bytes())
+        return dict(accelerator=p.accelerator, ram_bytes=p.machine.cpu.ram_bytes,
+                    vram_bytes=self._vram_bytes())
+
+    def _calibration(self, workload: Workload) -> tuple[Calibration, dict | None, str, tuple[str, ...]]:
+        """(calibration, scale factors, basis, notes) that time `workload` on this machine."""
         cal = self.calibration_for(workload)
         if cal is not None:
-            return estimate_impl(workload, cal, **common)
-        ref = closest_calibration(p, workload)
+            return cal, None, "measured", ()
+        ref = closest_calibration(self.profile, workload)
         if ref is None:
             raise RuntimeFailure(
                 "the profile has no calibration to scale from; re-run `advisor profile`."
             )
         target = self.step_cost(workload)
-        overhead = p.microbenchmarks.op_overhead_s
+        overhead = self.profile.microbenchmarks.op_overhead_s
         factors = scale_factors(ref, target, overhead.median if overhead else DEFAULT_OP_OVERHEAD_S)
         k = ref.key
         note = (f"not calibrated, so only rough: scaled by counted work from {k.model} "
                 f"{k.image_size}px batch {k.batch_size} {k.precision}; drop --no-calibrate (or run "
                 "`advisor profile` with these options) for a measured estimate")
-        return estimate_impl(workload, ref, scale=factors, basis="scaled", extra_notes=(note,), **common)
+        return ref, factors, "scaled", (note,)
+
+    def estimate(self, workload: Workload) -> Estimate:
+        workload = self.resolve(workload)
+        cal, factors, basis, notes = self._calibration(workload)
+        return estimate_impl(workload, cal, scale=factors, basis=basis, extra_notes=notes, **self._common())
+
+    def estimate_data_parallel(self, workload: Workload, dp: DataParallel) -> Estimate:
+        return replace(self._estimate_data_parallel(self.resolve(workload), dp), workload=self.resolve(workload))
+
+    def _estimate_data_parallel(self, workload: Workload, dp: DataParallel) -> Estimate:
+        """DDP on this machine's own devices (`advisor profile --nproc N` measured them): from
+        the measured DDP steps when the workload is the one measured, else this machine's single
+        -device estimate slowed by sharing the machine, plus the measured all-reduce."""
+        d = self.profile.distributed
+        if d is None or d.world != dp.world or dp.nodes != d.nodes:
+            have = "none" if d is None else f"{d.world} rank(s) on {d.nodes} machine(s)"
+            raise UsageError(
+                f"this machine's profile has no data-parallel measurement for {dp.world} processes "
+                f"(it has {have}); run `advisor profile --nproc {dp.world}` first.")
+        shard = self.resolve(shard_workload_impl(workload, dp))
+        comm = d.comm_model()
+        single_cal, factors, basis, notes = self._calibration(shard)
+        scale = factors or {"train": 1.0, "eval": 1.0, "frozen": 1.0}
+        single_step = single_cal.train_step_seconds.median * scale["train"]
+        measured_here = d.key is not None and d.key == CalibrationKey.of(
+            shard.with_(data_dir=None, workers=0), d.key.device) and not shard.data_dir
+        if measured_here:
+            cal = replace(single_cal if basis == "measured" else _bare_calibration(d.key, shard.batch_size),
+                          key=d.key, train_step_seconds=d.ddp_step_seconds,
+                          eval_step_seconds=d.eval_step_seconds, frozen_step_seconds=d.ddp_step_seconds,
+                          warmup_train_step_seconds=d.warmup_ddp_step_seconds, warmup_eval_step_seconds=())
+            compute = d.compute_step_seconds.median
+            step = DdpStep(compute, comm.allreduce_seconds(d.gradient_bytes),
+                           max(0.0, d.ddp_step_seconds.median - compute))
+            info = parallel_info(dp, shard, step, single_step, comm)
+            return estimate_impl(shard, cal, basis="measured", parallel=info,
+                                 extra_notes=(parallel_note(info),), **self._common())
+        # another workload: the measured slow-down of sharing the machine, then the all-reduce
+        sharing = 1.0
+        alone = self.profile.find(d.key) if d.key is not None else None
+        if alone is not None and d.compute_step_seconds is not None:
+            sharing = d.compute_step_seconds.median / alone.train_step_seconds.median
+        compute = single_step * sharing
+        cost = self.step_cost(shard)
+        step = ddp_step_impl(compute, gradient_bytes(cost.parameters), comm)
+        frozen = ddp_step_impl(compute, gradient_bytes(cost.trainable_head_parameters), comm)
+        cal = retimed_calibration(single_cal, sharing, step.exposed_seconds / scale["train"],
+                                  frozen.exposed_seconds / scale["frozen"])
+        info = parallel_info(dp, shard, step, single_step, comm)
+        note = (f"{dp.world} ranks share this machine: each computes {sharing:.2f}x slower than one "
+                "alone (measured), plus the all-reduce that backward does not hide")
+        return estimate_impl(shard, cal, scale=factors, basis="scaled", parallel=info,
+                             extra_notes=(*notes, note, parallel_note(info)), **self._common())
 
     def _vram_bytes(self) -> int | None:
         if not self.profile.device.startswith("cuda"):

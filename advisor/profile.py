@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from advisor.calibrate import Calibration, CalibrationKey
+from advisor.ddp import DistributedMeasurement
 from advisor.errors import RuntimeFailure, UsageError
 from advisor.microbench import MicroBenchmarks
 from advisor.probe import MachineInfo
@@ -35,6 +36,10 @@ class Profile:
     advisor_version: str
     schema_version: int = SCHEMA_VERSION
     notes: tuple[str, ...] = ()
+    # data-parallel measurements (profile --nproc N, or under torchrun); None when not measured
+    distributed: DistributedMeasurement | None = None
+    # under torchrun: every machine of the cluster as it described itself (rank 0's first)
+    cluster: tuple[dict, ...] = ()
 
     @property
     def accelerator(self) -> str:
@@ -62,6 +67,8 @@ class Profile:
             "machine": self.machine.to_dict(),
             "microbenchmarks": self.microbenchmarks.to_dict(),
             "calibrations": [c.to_dict() for c in self.calibrations],
+            "distributed": None if self.distributed is None else self.distributed.to_dict(),
+            "cluster": list(self.cluster),
             "notes": list(self.notes),
         }
 
@@ -77,6 +84,8 @@ class Profile:
             microbenchmarks=MicroBenchmarks.from_dict(d["microbenchmarks"]),
             calibrations=tuple(Calibration.from_dict(c) for c in d["calibrations"]),
             notes=tuple(d.get("notes", ())),
+            distributed=None if d.get("distributed") is None else DistributedMeasurement.from_dict(d["distributed"]),
+            cluster=tuple(d.get("cluster", ())),
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import time
 
-from advisor.calibrate import Progress, calibrate
+from advisor.calibrate import Progress, calibrate, calibrate_in_fresh_process
 from advisor.profile import Profile
 from advisor.workload import Workload
 
@@ -37,8 +37,12 @@ def check_workload_runs(workload: Workload) -> None:
 
 
 def profile_machine(workload: Workload | None = None, device: str = "auto", budget_s: float = 60.0,
-                    progress: Progress | None = None) -> Profile:
-    """Measure this machine for `workload` (default: the resnet34 pets classifier)."""
+                    progress: Progress | None = None, fresh_process: bool = True) -> Profile:
+    """Measure this machine for `workload` (default: the resnet34 pets classifier).
+
+    The calibration trains in a fresh interpreter, as the user's script will (advisor.isolation);
+    `fresh_process=False` keeps it in this process, faster to start, for tests.
+    """
     from advisor import __version__
     from advisor.microbench import run_microbenchmarks
     from advisor.opcount import count_step
@@ -66,7 +70,8 @@ def profile_machine(workload: Workload | None = None, device: str = "auto", budg
     def calib_progress(stage, fraction):
         say(stage, (spent + fraction * remaining) / budget_s)
 
-    cals = calibrate(workload, device, remaining, calib_progress, step_cost=cost)
+    run = calibrate_in_fresh_process if fresh_process else calibrate
+    cals = run(workload, device, remaining, calib_progress, step_cost=cost)
     notes = list(machine.notes)
     if not workload.data_dir:
         notes.append("calibrated on synthetic tensors (no --data): JPEG decoding is not measured")
@@ -78,13 +83,70 @@ def profile_machine(workload: Workload | None = None, device: str = "auto", budg
     )
 
 
-def add_calibration(profile: Profile, workload: Workload, budget_s: float,
+def distributed_budget_s(budget_s: float) -> float:
+    """Seconds for the all-reduce sweep and the DDP steps, on top of the single-device budget."""
+    return max(15.0, 0.5 * budget_s)
+
+
+def add_distributed(profile: Profile, nproc: int, workload: Workload | None, budget_s: float,
                     progress: Progress | None = None) -> Profile:
+    """Measure `nproc` local ranks (all-reduce sweep and DDP steps of `workload`, each rank at
+    its batch) into the profile. The default workload is the profile's first calibration, at
+    the batch and precision it ran with, on synthetic data."""
+    from dataclasses import replace
+
+    from advisor.ddp import check_nproc, measure_nproc
+
+    if workload is None:
+        k = profile.calibrations[0].key
+        workload = Workload(model=k.model, num_classes=k.num_classes, image_size=k.image_size,
+                            batch_size=k.batch_size, precision=k.precision)
+
+    cpu = profile.machine.cpu
+    check_nproc(nproc, profile.device, cpu.usable_cores or cpu.logical_cores or 1, len(profile.machine.gpus))
+    if progress:
+        progress(f"data-parallel: {nproc} processes, all-reduce sweep and DDP steps", 0.9)
+    measured = measure_nproc(nproc, profile.device, workload, budget_s)
+    return replace(profile, distributed=measured)
+
+
+def profile_cluster(workload: Workload | None, device: str, budget_s: float,
+                    progress: Progress | None = None) -> Profile | None:
+    """Under torchrun, on every process: each machine profiles itself (its local rank 0), then
+    all ranks measure the all-reduce across the whole cluster and DDP steps. Returns the cluster
+    profile on global rank 0 (rank 0's machine, plus `distributed` and every machine in
+    `cluster`), None on the other ranks."""
+    from dataclasses import replace
+
+    from advisor.ddp import measure_in_torchrun
+
+    workload = workload or Workload()
+    mine: dict = {}
+
+    def node() -> dict:
+        prof = profile_machine(workload, device=device, budget_s=budget_s, progress=progress)
+        mine["profile"] = prof
+        cal = prof.calibrations[0]
+        return {"hostname": prof.machine.hostname, "device_name": prof.device_name,
+                "machine": prof.machine.to_dict(), "train_images_per_s": cal.train_images_per_s}
+
+    # the other ranks wait while their machine profiles itself: the timeout covers it
+    timeout = 3 * budget_s + 120
+    out = measure_in_torchrun(device, workload, distributed_budget_s(budget_s), timeout, node)
+    if out is None:
+        return None
+    measured, cluster = out
+    return replace(mine["profile"], distributed=measured, cluster=tuple(cluster))
+
+
+def add_calibration(profile: Profile, workload: Workload, budget_s: float,
+                    progress: Progress | None = None, fresh_process: bool = True) -> Profile:
     """Calibrate one more workload on the profile's device and return the updated profile."""
     from advisor.opcount import count_step
 
     check_workload_runs(workload)
     cost = count_step(workload.model, workload.num_classes, workload.image_size,
                       workload.batch_size, workload.precision)
-    cals = calibrate(workload, profile.device, budget_s, progress, step_cost=cost)
+    run = calibrate_in_fresh_process if fresh_process else calibrate
+    cals = run(workload, profile.device, budget_s, progress, step_cost=cost)
     return profile.with_calibrations(cals)

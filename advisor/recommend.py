@@ -65,6 +65,17 @@ class Option:
             "sessions": self.sessions,
             "notes": list(self.notes) + list(e.notes),
         }
+        par = e.parallel or {}
+        d.update(
+            gpus_per_node=par.get("gpus_per_node", self.count if self.offer is not None else 1),
+            nodes=par.get("nodes", 1),
+            per_gpu_batch=par.get("per_gpu_batch", e.workload.batch_size),
+            global_batch=par.get("global_batch", e.workload.batch_size),
+            scaling_efficiency=par.get("scaling_efficiency"),
+            communication_share=par.get("communication_share"),
+            communication_basis=par.get("communication_basis"),
+            parallel=e.parallel,
+        )
         if self.offer is not None:
             o = self.offer
             d.update(instance=o.instance, vcpus=o.vcpus, region=o.region, billing=o.billing,

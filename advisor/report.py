@@ -17,6 +17,19 @@ def hms(seconds: float | None) -> str:
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
+def span(seconds: float | None) -> str:
+    """A duration in one short unit, for bands: 45s, 25m, 5.2h, 3.1d."""
+    if seconds is None:
+        return "N/A"
+    if seconds < 90:
+        return f"{seconds:.0f}s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f}m"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f}h"
+    return f"{seconds / 86400:.1f}d"
+
+
 def human_bytes(n: float | None) -> str:
     if n is None:
         return "N/A"
@@ -92,6 +105,9 @@ def money(usd: float | None) -> str:
 
 
 def short_gpu(name: str) -> str:
+    count, sep, rest = name.partition("x ")
+    if sep and count.isdigit():
+        return f"{count}x {short_gpu(rest)}"
     for prefix in ("NVIDIA GeForce ", "NVIDIA ", "Tesla ", "Quadro "):
         if name.startswith(prefix):
             return name[len(prefix):]
@@ -107,16 +123,21 @@ def recommend_table(payload: dict) -> str:
             + f", {w['data_source']} data")
     rows = []
     for o in payload["options"]:
-        bottleneck = {"input pipeline": "input"}.get(o["bottleneck"], o["bottleneck"])
+        limit = {"input pipeline": "input"}.get(o["bottleneck"], o["bottleneck"]) if o["fits_memory"] else "NO FIT"
+        eff = o.get("scaling_efficiency")
         rows.append([
-            o["id"][:24], short_gpu(o["accelerator"])[:18], hms(o["seconds"]),
-            f"{hms(o['seconds_low'])}-{hms(o['seconds_high'])}", f"{o['train_images_per_s']:.0f}",
-            money(o["cost_usd"]) + ("*" if o.get("sessions", 1) > 1 else ""),
-            "yes" if o["fits_memory"] else "NO", bottleneck,
+            o["id"][:26], short_gpu(o["accelerator"])[:18], hms(o["seconds"]),
+            f"{span(o['seconds_low'])}-{span(o['seconds_high'])}", f"{o['train_images_per_s']:.0f}",
+            money(o["cost_usd"]) + ("*" if o.get("sessions", 1) > 1 else ""), limit,
+            "-" if eff is None else f"{100 * eff:.0f}%",
         ])
-    t = table(rows, ["option", "accelerator", "time", "band", "img/s", "cost", "fits", "limit"],
-              "llrrrrll") if rows else "(no option meets the constraints)"
+    t = table(rows, ["option", "accelerator", "time", "band", "img/s", "cost", "limit", "scaling"],
+              "llrrrrlr") if rows else "(no option meets the constraints)"
     lines = [*textwrap.wrap(head, WIDTH, subsequent_indent="  "), "", t]
+    if any(o.get("scaling_efficiency") is not None for o in payload["options"]):
+        lines += textwrap.wrap(
+            "scaling: images/s of the GPUs together against each training alone (data-parallel, "
+            "DDP); limit NO FIT: the batch does not fit in memory", WIDTH)
     if any(o.get("sessions", 1) > 1 for o in payload["options"]):
         lines.append("* longer than the provider's session limit: needs checkpoint and resume")
     local = next((o for o in payload["options"] if o["id"] == "local"), None)
@@ -290,5 +311,26 @@ def profile_summary(profile) -> str:
                        "lrrlllrrrr"))
     for c in profile.calibrations:
         lines.extend(f"  note ({c.key.model} {c.key.data_source}): {n}" for n in c.notes)
+    if profile.distributed is not None:
+        lines.extend(distributed_summary(profile.distributed))
+    for node in profile.cluster:
+        lines.append(f"  machine {node.get('hostname')}: {node.get('device_name')}, "
+                     f"{node.get('train_images_per_s', 0):.1f} train img/s")
     lines.extend(f"Note: {n}" for n in profile.notes)
     return "\n".join(lines)
+
+
+def distributed_summary(d) -> list[str]:
+    threads = f", {d.threads_per_rank} thread(s) each" if d.threads_per_rank else ""
+    lines = [f"Data-parallel: {d.world} ranks on {d.nodes} machine(s), {d.backend}{threads}",
+             f"  all-reduce: latency {d.latency_s * 1e6:.0f} us, bus bandwidth "
+             f"{rate(d.bus_bytes_per_s, 'B/s')} (fitted over {len(d.allreduce)} sizes, "
+             f"{human_bytes(d.allreduce[0].nbytes)} to {human_bytes(d.allreduce[-1].nbytes)})"]
+    if d.key is not None and d.ddp_step_seconds is not None:
+        k = d.key
+        lines.append(
+            f"  DDP step of {k.model} {k.image_size}px batch {k.batch_size} per rank: "
+            f"{d.ddp_step_seconds.median:.3f} s against {d.compute_step_seconds.median:.3f} s without "
+            f"communication; {human_bytes(d.gradient_bytes)} of gradients, backward hid "
+            f"{100 * (d.overlap or 0):.0f} % of what it could")
+    return lines

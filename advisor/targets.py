@@ -13,7 +13,8 @@ from advisor.calibrate import Calibration, CalibrationKey
 from advisor.catalog import GpuSpec
 from advisor.crosshw import (GPU_BAND, GPU_FIRST_STEPS_S, GPU_NEW_SHAPE_S, DEFAULT_DECODE_IMAGES_PER_S,
                              Efficiency, gpu_phase_breakdown, loader_images_per_s, precision_notes)
-from advisor.estimate import Estimate, estimate_impl
+from advisor.distributed import CommModel, DataParallel, ddp_step_impl, gradient_bytes, shard_workload_impl
+from advisor.estimate import Estimate, estimate_impl, parallel_info, parallel_note
 from advisor.opcount import StepCost
 from advisor.stats import Samples
 from advisor.workload import Workload
@@ -48,8 +49,18 @@ def largest_batch(cost: StepCost, local: Calibration | None, budget_bytes: int, 
 
 def gpu_estimate(workload: Workload, cost: StepCost, spec: GpuSpec, eff: Efficiency, *,
                  local: Calibration | None, vcpus: int | None,
-                 decode_images_per_s: float | None) -> Estimate:
-    """Training time on one `spec` GPU, with the loader bound of `vcpus` when data is JPEG."""
+                 decode_images_per_s: float | None, dp: DataParallel | None = None,
+                 comm: CommModel | None = None) -> Estimate:
+    """Training time on one `spec` GPU, with the loader bound of `vcpus` when data is JPEG.
+
+    With `dp` (several GPUs, DDP) and its all-reduce model `comm`: each GPU trains its shard at
+    the per-GPU batch (`cost` is counted at that batch), the vCPUs are shared among the GPUs of
+    a machine, and every training step adds the all-reduce that backward does not hide.
+    """
+    full = workload
+    if dp is not None:
+        workload = shard_workload_impl(workload, dp)
+        full = full.with_(batch_size=workload.batch_size)
     prec = workload.precision
     b = workload.batch_size
     parts = {phase: gpu_phase_breakdown(getattr(cost, phase), spec, prec, eff)
@@ -57,6 +68,15 @@ def gpu_estimate(workload: Workload, cost: StepCost, spec: GpuSpec, eff: Efficie
     steps = {phase: sum(p.values()) for phase, p in parts.items()}
     notes = precision_notes(spec, prec)
     notes.append(f"predicted from {spec.name} specifications ({eff.source})")
+    alone = steps["train"]
+    ddp = frozen_ddp = None
+    if dp is not None and dp.world > 1 and comm is not None:
+        ddp = ddp_step_impl(steps["train"], gradient_bytes(cost.parameters), comm)
+        frozen_ddp = ddp_step_impl(steps["frozen"], gradient_bytes(cost.trainable_head_parameters), comm)
+        steps["train"] = ddp.seconds
+        steps["frozen"] = frozen_ddp.seconds
+        if vcpus:
+            vcpus = max(1, vcpus // dp.gpus_per_node)  # each GPU's loader gets its share
     fed = dict(steps)
     synthetic = None
     if vcpus:
@@ -96,8 +116,15 @@ def gpu_estimate(workload: Workload, cost: StepCost, spec: GpuSpec, eff: Efficie
         synthetic_train_step_seconds=synthetic,
         peak_memory_bytes=peak, peak_memory_kind="predicted", op_split=split, step_cost=cost,
     )
-    return estimate_impl(workload, cal, accelerator=spec.name, vram_bytes=usable, basis="predicted",
-                         band=GPU_BAND, extra_notes=tuple(notes))
+    parallel = None
+    if ddp is not None:
+        parallel = parallel_info(dp, workload, replace(ddp, compute_seconds=fed["train"] - ddp.exposed_seconds),
+                                 alone, comm)
+        notes.append(parallel_note(parallel))
+    accelerator = spec.name if ddp is None else f"{dp.world}x {spec.name}"
+    estimate = estimate_impl(workload, cal, accelerator=accelerator, vram_bytes=usable, basis="predicted",
+                             band=GPU_BAND, extra_notes=tuple(notes), parallel=parallel)
+    return replace(estimate, workload=full)
 
 
 def cpu_estimate(local: Estimate, local_cores: int, vcpus: int, ram_bytes: int | None) -> Estimate:

@@ -235,9 +235,14 @@ ProgressFn = Callable[[int, int, int, int, float], None]  # epoch, epochs, step,
 
 
 def run_training(workload: Workload, device: str, progress: ProgressFn | None = None,
-                 timer: Callable[[], float] = time.perf_counter) -> TrainingRun:
-    """Train the workload for real; Ctrl-C ends it early with what was measured so far."""
+                 timer: Callable[[], float] = time.perf_counter,
+                 prepare: Callable[[Trainer], None] | None = None) -> TrainingRun:
+    """Train the workload for real; Ctrl-C ends it early with what was measured so far.
+
+    `prepare` adapts the trainer before the clock starts (DDP wraps its model there)."""
     trainer = Trainer(workload, device)
+    if prepare:
+        prepare(trainer)
     total_epochs = workload.frozen_epochs + workload.epochs
     if workload.data_dir:
         train_ds, valid_ds = image_datasets(workload)
@@ -288,32 +293,21 @@ def run_training(workload: Workload, device: str, progress: ProgressFn | None = 
     )
 
 
-def run_training_in_fresh_process(workload: Workload, device: str) -> TrainingRun:
-    """`run_training` in a new interpreter started as `python -c`, as a user's own training
-    script runs: its first steps also pay for one-time kernel and allocator set-up, which a
-    process that has already calibrated has behind it. (A multiprocessing child is not used: its
-    DataLoader workers ran several times slower than a script's.)"""
+def run_training_in_fresh_process(workload: Workload, device: str,
+                                  progress: ProgressFn | None = None) -> TrainingRun:
+    """`run_training` in a new interpreter, as a user's own training script runs (see
+    advisor.isolation for why a process that has trained before would be faster)."""
     import dataclasses
-    import json
-    import subprocess
-    import sys
 
-    request = json.dumps({"workload": dataclasses.asdict(workload), "device": device})
-    code = "from advisor.training import _fresh_process_main; _fresh_process_main()"
-    proc = subprocess.run([sys.executable, "-c", code], input=request, capture_output=True, text=True)
-    if proc.returncode != 0:
-        lines = proc.stderr.strip().splitlines() or ["no output"]
-        raise RuntimeFailure(f"training in a fresh process failed: {lines[-1]}")
-    d = json.loads(proc.stdout.strip().splitlines()[-1])
+    from advisor.isolation import run_in_fresh_process
+
+    d = run_in_fresh_process("advisor.training:_train_request",
+                             {"workload": dataclasses.asdict(workload), "device": device}, progress)
     return TrainingRun(**{**d, "train_seconds": tuple(d["train_seconds"]),
                           "valid_seconds": tuple(d["valid_seconds"])})
 
 
-def _fresh_process_main() -> None:
+def _train_request(workload: dict, device: str, progress: ProgressFn) -> dict:
     import dataclasses
-    import json
-    import sys
 
-    request = json.loads(sys.stdin.read())
-    run = run_training(Workload(**request["workload"]), request["device"])
-    print(json.dumps(dataclasses.asdict(run)))
+    return dataclasses.asdict(run_training(Workload(**workload), device, progress))

@@ -27,7 +27,7 @@ from advisor import Estimator, Workload
 from advisor.profiling import add_calibration, profile_machine
 from advisor.report import markdown_table
 from advisor.sampledata import write_image_folder
-from advisor.training import run_training, run_training_in_fresh_process
+from advisor.training import run_training_in_fresh_process
 
 OUT = Path(__file__).parent / "results"
 
@@ -60,8 +60,6 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="first two workloads only")
     parser.add_argument("--calibration-budget-s", type=float, default=20.0)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--in-process", action="store_true",
-                        help="train in this process right after calibrating, instead of a fresh one")
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="advisor-bench-")
     data_dir = str(write_image_folder(Path(tmp) / "images", classes=4, per_class=40))
@@ -77,10 +75,7 @@ def main() -> int:
         if Estimator(profile).calibration_for(w) is None:
             profile = add_calibration(profile, w, args.calibration_budget_s)
         est = Estimator(profile).estimate(w)
-        if args.in_process:
-            run = run_training(w, profile.device)
-        else:
-            run = run_training_in_fresh_process(w, profile.device)
+        run = run_training_in_fresh_process(w, profile.device)
         err = (est.seconds - run.seconds) / run.seconds
         scaled_err = (scaled.seconds - run.seconds) / run.seconds
         rows.append({
@@ -98,11 +93,11 @@ def main() -> int:
     OUT.mkdir(exist_ok=True)
     df.to_csv(OUT / "accuracy.csv", index=False)
     cpu = profile.machine.cpu
-    where = "in the benchmark's process" if args.in_process else "in a fresh process, as a user's script"
     header = (f"Measured {dt.date.today().isoformat()} on {profile.device_name} ({cpu.usable_cores} "
               f"CPU cores, {platform.system()}, torch {profile.machine.torch_version}); profile: "
               f"resnet34 224 px batch 64; calibration budget {args.calibration_budget_s:.0f} s per workload; "
-              f"each workload trained {where}.")
+              f"each workload calibrated, and then trained, in a fresh process of its own, as "
+              f"`advisor recommend` and a user's script run.")
     abs_err = df["error_pct"].abs()
     summary = (f"Predicted as `advisor recommend` does: median |error| {abs_err.median():.1f} %, max {abs_err.max():.1f} %, "
                f"{100 * df['inside_band'].mean():.0f} % inside the band. Scaled without calibrating: "

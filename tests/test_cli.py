@@ -153,6 +153,12 @@ def test_recommend_on_an_uncalibrated_workload_needs_a_known_model(capsys, saved
     (["--max-cost", "ten"], "'ten' is not a valid float"),
     (["--deadline", "tomorrow"], "--deadline 'tomorrow' is not a duration"),
     (["--objective", "speed"], "'speed' is not one of"),
+    (["--gpus", "0"], "--gpus 0: give 1 or more GPUs"),
+    (["--gpus", "64"], "more GPUs than any offer has (at most 8)"),
+    (["--gpus", "3"], "no offer has that many GPUs"),
+    (["--nodes", "0"], "--nodes 0"),
+    (["--gpus", "8", "--global-batch", "100"], "not divisible by 8 GPUs"),
+    (["--global-batch", "0"], "--global-batch 0"),
 ])
 def test_bad_cloud_options_are_one_line_exit_2(capsys, saved_profile, args, fragment):
     code, out, err = run(capsys, "recommend", "--dataset-size", "100", "--profile", saved_profile, *args)
@@ -229,3 +235,33 @@ def test_catalog_commands(capsys):
     assert all(o["as_of"] and o["source"] for o in offers)
     code, _, err = run(capsys, "catalog", "offers", "--gpu", "Z100")
     assert code == 2 and "unknown GPU 'Z100'" in err
+
+
+def test_recommend_lists_multi_gpu_options_with_scaling(capsys, saved_profile):
+    code, out, err = run(capsys, "recommend", "--dataset-size", "1281167", "--epochs", "90",
+                         "--profile", saved_profile, "--provider", "gcp", "--gpus", "8", "--format", "json")
+    assert code == 0, err
+    options = [o for o in json.loads(out)["options"] if o["id"] != "local"]
+    assert {o["id"] for o in options} == {"gcp:a2-highgpu-8g", "gcp:a2-ultragpu-8g", "gcp:a3-highgpu-8g",
+                                          "gcp:g2-standard-96"}
+    for o in options:
+        assert o["gpus_per_node"] == 8 and 0 < o["scaling_efficiency"] <= 1
+        assert o["communication_basis"] == "catalog" and o["parallel"]["communication_source"]
+    code, out, err = run(capsys, "recommend", "--dataset-size", "1281167", "--profile", saved_profile,
+                         "--provider", "gcp", "--gpus", "8", "--nodes", "2")
+    assert code == 0, err
+    assert "scaling" in out and "gcp:a3-highgpu-8g:2-nodes" in out
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--nproc", "64", "--device", "cpu"], "--nproc 64: this machine has"),
+    (["--nproc", "1", "--device", "cpu"], "needs 2 or more processes"),
+    (["--distributed", "--nproc", "2"], "drop --nproc"),
+    (["--distributed"], "start it with torchrun"),
+])
+def test_bad_distributed_profiling_is_one_line_exit_2(capsys, tmp_path, monkeypatch, args, fragment):
+    for var in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(var, raising=False)
+    code, out, err = run(capsys, "profile", *args, "--output", str(tmp_path / "p.json"))
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert fragment in err and not (tmp_path / "p.json").exists()

@@ -1,0 +1,54 @@
+"""Measurements in a fresh interpreter behave like the in-process ones: results, errors, Ctrl-C."""
+
+import pytest
+
+from advisor.calibrate import calibrate_in_fresh_process
+from advisor.errors import RuntimeFailure, UsageError
+from advisor.isolation import run_in_fresh_process
+from advisor.opcount import count_step
+from advisor.sampledata import write_image_folder
+from advisor.training import run_training_in_fresh_process
+from advisor.workload import Workload
+
+TINY = dict(model="resnet18", image_size=32, batch_size=4, num_classes=3)
+
+
+def test_a_fresh_process_calibration_comes_back_whole_with_its_progress():
+    w = Workload(**TINY)
+    cost = count_step(w.model, w.num_classes, w.image_size, w.batch_size, w.precision)
+    stages = []
+    (cal,) = calibrate_in_fresh_process(w, "cpu", budget_s=8, progress=lambda s, f: stages.append(s),
+                                        step_cost=cost)
+    assert cal.key.model == "resnet18" and cal.key.batch_size == 4 and cal.key.device == "cpu"
+    assert len(cal.train_step_seconds.values) >= 3 and cal.eval_step_seconds.median > 0
+    assert cal.step_cost == cost
+    assert "timing training steps" in stages
+
+
+def test_a_usage_error_in_the_child_stays_a_usage_error():
+    with pytest.raises(UsageError, match="dataset"):
+        run_in_fresh_process("advisor.training:_train_request",
+                             {"workload": {**TINY, "dataset_size": 0}, "device": "cpu"})
+
+
+def test_a_failure_in_the_child_is_one_line_naming_the_cause(tmp_path):
+    data = write_image_folder(tmp_path / "imgs", classes=2, per_class=2, width=32, height=32)
+    (data / "class_00" / "broken.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(RuntimeFailure, match="cannot decode image .*broken.jpg"):
+        run_training_in_fresh_process(
+            Workload(**TINY, dataset_size=5, valid_fraction=0.0, epochs=1, data_dir=str(data)), "cpu")
+
+
+def test_a_child_that_dies_without_a_result_is_reported_with_its_last_words():
+    with pytest.raises(RuntimeFailure, match="ended without a result: .*no_such_function"):
+        run_in_fresh_process("advisor.training:no_such_function", {})
+
+
+def test_ctrl_c_stops_fresh_process_training_with_what_it_measured():
+    def interrupt_after_the_first_epoch(epoch, epochs, step, steps, elapsed_s):
+        if epoch == 1 and step == 0:
+            raise KeyboardInterrupt
+
+    run = run_training_in_fresh_process(Workload(**TINY, dataset_size=400, epochs=50), "cpu",
+                                        progress=interrupt_after_the_first_epoch)
+    assert run.interrupted and 1 <= run.epochs_completed < 50
