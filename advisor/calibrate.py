@@ -3,7 +3,7 @@
 Warm-up steps are timed but kept apart (their excess over a steady step is the first-steps
 overhead: cudnn autotuning, allocator warm-up, loader workers starting). Timed steps run until
 the median step time is known within about 2 % or the phase's share of the budget is spent.
-One extra step runs under torch.profiler to split the step time between compute-heavy ops
+One last step runs under torch.profiler to split the step time between compute-heavy ops
 (convolution, matmul) and memory-bound ops (normalisation, activations, elementwise, optimizer).
 """
 
@@ -289,20 +289,9 @@ def _calibrate_once(w: Workload, device: str, budget_s: float, progress: Progres
     notes: list[str] = []
     say("warm-up training steps", used())
     warm = _timed(step, sync, timer, 3 if cuda else 2)
-    # one more step under the profiler for the op split; the profiler slows it (per event, so
-    # most where ops are many and small), so it is neither a warm-up nor a timed sample, and the
-    # ops' self times are taken as shares of an unprofiled step
-    activities = [torch.profiler.ProfilerActivity.CPU]
-    if cuda:
-        activities.append(torch.profiler.ProfilerActivity.CUDA)
-    with _quiet_native_stderr(), torch.profiler.profile(activities=activities) as prof:
-        step()
-        sync()
-    events = prof.key_averages()
     say("timing training steps", used())
     train = _time_steps(step, sync, timer, min_n=3, max_n=200, deadline=deadline["train"])
     train_samples = Samples(tuple(train))
-    split = op_split_from_profile(events, train_samples.median, use_device_time=cuda)
 
     # a new batch shape (the last partial batch) pays set-up again the first time it runs
     new_shape = new_shape_eval = 0.0
@@ -326,6 +315,24 @@ def _calibrate_once(w: Workload, device: str, budget_s: float, progress: Progres
                          deadline=deadline["frozen"])
     trainer.set_frozen(False)
     frozen_first_overhead = max(0.0, frozen_first - Samples(tuple(frozen)).median)
+
+    fed = None
+    if uses_data:
+        say("measuring the input pipeline", used())
+        fed = _measure_fed(trainer, w, device, timer, deadline["data"], train_samples, notes)
+
+    # last, one step under the profiler for the op split: the profiler slows that step (per
+    # event, so most where ops are many and small), and afterwards the process is no longer
+    # like the user's (freeing the profiler's large buffers raises malloc's mmap threshold,
+    # which made later CPU steps up to 12 % faster), so nothing is timed after it. The ops'
+    # self times are taken as shares of an unprofiled step.
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    if cuda:
+        activities.append(torch.profiler.ProfilerActivity.CUDA)
+    with _quiet_native_stderr(), torch.profiler.profile(activities=activities) as prof:
+        step()
+        sync()
+    split = op_split_from_profile(prof.key_averages(), train_samples.median, use_device_time=cuda)
 
     peak = kind = None
     if cuda:
@@ -352,10 +359,8 @@ def _calibrate_once(w: Workload, device: str, budget_s: float, progress: Progres
         elapsed_s=timer() - t0,
         measured_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     )
-    if not uses_data:
+    if fed is None:
         return [synthetic]
-    say("measuring the input pipeline", used())
-    fed = _measure_fed(trainer, w, device, timer, deadline["data"], train_samples, notes)
     fed_cal = replace(
         synthetic, key=CalibrationKey.of(w, device), train_step_seconds=fed["train"],
         eval_step_seconds=fed["eval"], epoch_start_seconds=fed["epoch_start"],

@@ -273,6 +273,12 @@ def run_worker(request: dict, node_profile=None) -> dict | None:
                 out["cluster"] = cluster
         dist.barrier()
         return out if rank == 0 else None
+    except (UsageError, RuntimeFailure):
+        raise
+    except RuntimeError as exc:  # a collective that failed: another rank died or timed out
+        raise RuntimeFailure(
+            f"rank {rank} on {socket.gethostname()}: the other ranks stopped answering "
+            f"({str(exc).strip().splitlines()[0][:160]}); see the failed rank's own error.") from exc
     finally:
         dist.destroy_process_group()
 

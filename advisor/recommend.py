@@ -191,10 +191,39 @@ class Recommendation:
     cheapest: str | None
     reason: str
     objective: str = "balanced"
+    # one big GPU against several smaller ones, when the options have both
+    gpu_count_comparison: str | None = None
 
     def to_dict(self) -> dict:
         return {"best": self.best, "fastest": self.fastest, "cheapest": self.cheapest,
-                "objective": self.objective, "reason": self.reason}
+                "objective": self.objective, "reason": self.reason,
+                "gpu_count_comparison": self.gpu_count_comparison}
+
+
+def compare_gpu_counts_impl(options: list[Option], objective: str = "balanced") -> str | None:
+    """One sentence setting the best single-GPU option beside the best multi-GPU one."""
+    from advisor.report import hms, money
+
+    usable = [o for o in options if o.estimate.fits_memory and o.offer is not None and o.offer.gpu]
+    single = [o for o in usable if o.count == 1]
+    several = [o for o in usable if o.count > 1]
+    if not single or not several:
+        return None
+    one = sort_options_impl(single, objective)[0]
+    many = sort_options_impl(several, objective)[0]
+    eff = (many.estimate.parallel or {}).get("scaling_efficiency")
+
+    def describe(o: Option) -> str:
+        return f"{o.id} ({o.accelerator}) {hms(o.estimate.seconds)} for {money(o.cost_usd)}"
+
+    faster = one.estimate.seconds / many.estimate.seconds
+    text = f"one GPU at best: {describe(one)}; several at best: {describe(many)}"
+    if eff is not None:
+        text += f", scaling {100 * eff:.0f} %"
+    text += f": {faster:.1f}x sooner" if faster >= 1 else f": the single GPU is {1 / faster:.1f}x sooner"
+    if one.cost_usd and many.cost_usd is not None:
+        text += f", at {many.cost_usd / one.cost_usd:.1f}x the cost"
+    return text + "."
 
 
 def recommend_impl(options: list[Option], objective: str = "balanced",
@@ -230,4 +259,5 @@ def recommend_impl(options: list[Option], objective: str = "balanced",
         reason = f"this machine is the best option by {objective}: train here."
     else:
         reason = f"{best.id} ({best.accelerator}) is the best option by {objective}."
-    return Recommendation(best.id, fastest.id, cheapest.id if cheapest else None, reason, objective)
+    return Recommendation(best.id, fastest.id, cheapest.id if cheapest else None, reason, objective,
+                          compare_gpu_counts_impl(options, objective))

@@ -157,6 +157,8 @@ def recommend_table(payload: dict) -> str:
         lines += textwrap.wrap(f"Warning: {warning}", WIDTH, subsequent_indent="  ")
     lines.append("")
     lines += textwrap.wrap(f"Recommendation: {rec['best'] or 'none'} - {rec['reason']}", WIDTH)
+    if rec.get("gpu_count_comparison"):
+        lines += textwrap.wrap(f"GPU count: {rec['gpu_count_comparison']}", WIDTH)
     if rec.get("fastest") or rec.get("cheapest"):
         lines.append(f"Fastest: {rec['fastest']}; cheapest: {rec['cheapest'] or 'N/A'}. "
                      "`--format json` has every option's notes.")
@@ -190,13 +192,26 @@ def offers_output(catalog, offers, fmt: str) -> str:
     body = []
     for o in offers:
         gpu = short_gpu(catalog.gpus[o.gpu].name)[:16] if o.gpu else "CPU"
+        if o.gpu and o.gpu_count > 1:
+            gpu = f"{o.gpu_count}x {gpu}"
         hourly = o.hourly_usd()
+        link = "-"
+        if o.interconnect:
+            kind = catalog.interconnects[o.interconnect].kind
+            link = {"nvlink": "nvl"}.get(kind, kind) + ("?" if o.interconnect_assumed else "")
+        if o.network_bits_per_s:
+            link += f"+{o.network_bits_per_s / 1e9:g}G"
         body.append([o.key[:26], gpu, str(o.vcpus or "N/A"), money(hourly) if hourly is not None else "N/A",
                      money(o.spot_usd_per_hour) if o.spot_usd_per_hour is not None else "-",
-                     o.billing.replace("per_second_min_60s", "per s"),
-                     f"{o.runtime_limit_hours:g} h" if o.runtime_limit_hours else "-", o.as_of.isoformat()])
-    return table(body, ["offer", "GPU", "vCPU", "$/h", "spot $/h", "billing", "limit", "as of"],
-                 "llrrrlrl")
+                     {"per_second_min_60s": "per s", "compute_units": "CU", "hourly": "hour"}.get(o.billing, o.billing),
+                     f"{o.runtime_limit_hours:g} h" if o.runtime_limit_hours else "-", link, o.as_of.isoformat()])
+    return (table(body, ["offer", "GPU", "vCPU", "$/h", "spot", "bill", "limit", "GPU link", "as of"],
+                  "llrrrlrll")
+            + "\n" + "\n".join(textwrap.wrap(
+                "$/h on demand, spot $/h. bill: per s = per second after a 1-minute minimum, hour = by "
+                "the started hour, CU = Colab compute units. GPU link: between the GPUs of one machine, "
+                "nvl = NVLink, pcie = PCIe (? = assumed, not published); +NG: Gbit/s between machines, "
+                "where published.", WIDTH)))
 
 
 def pareto_front(points: list[tuple[float, float]]) -> list[int]:

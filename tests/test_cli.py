@@ -235,6 +235,11 @@ def test_catalog_commands(capsys):
     assert all(o["as_of"] and o["source"] for o in offers)
     code, _, err = run(capsys, "catalog", "offers", "--gpu", "Z100")
     assert code == 2 and "unknown GPU 'Z100'" in err
+    code, out, _ = run(capsys, "catalog", "offers")
+    assert max(len(line) for line in out.splitlines()) <= 100
+    a3 = next(line for line in out.splitlines() if line.startswith("gcp:a3-highgpu-8g "))
+    assert "8x H100" in a3 and "nvl+1000G" in a3
+    assert "pcie?" in next(line for line in out.splitlines() if line.startswith("paperspace:A100x8 "))
 
 
 def test_recommend_lists_multi_gpu_options_with_scaling(capsys, saved_profile):
