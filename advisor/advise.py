@@ -209,6 +209,7 @@ def _offer_option(offer: Offer, workload, cost, local, local_cal, decode, profil
         notes.append("Colab assigns GPUs by availability and paid balance: not guaranteed")
     accelerator = e.accelerator if offer.gpu is None else f"{e.accelerator}"
     count = offer.gpu_count * (nodes if offer.gpu else 1) if offer.gpu else 1
-    return Option(id=offer.key if nodes == 1 or offer.gpu is None else f"{offer.key}:{nodes}-nodes", provider=offer.provider_name,
+    option_id = offer.key if nodes == 1 or offer.gpu is None else f"{offer.key}:{nodes}-nodes"
+    return Option(id=option_id, provider=offer.provider_name,
                   accelerator=accelerator, count=count, estimate=e, cost_usd=usd, offer=offer,
                   sessions=sessions, spot=spot, notes=tuple(notes)), None

@@ -249,7 +249,8 @@ def parse_interconnect(origin: str, iid: str, d: dict) -> Interconnect:
     if d["kind"] not in INTERCONNECT_KINDS:
         raise _err(origin, entry, "kind", f"must be one of {', '.join(INTERCONNECT_KINDS)}, not {d['kind']!r}")
     return Interconnect(id=iid, name=str(d["name"]), kind=d["kind"],
-                        link_bytes_per_s=_number(origin, entry, "link_gb_per_s", d["link_gb_per_s"], positive=True) * 1e9,
+                        link_bytes_per_s=1e9 * _number(origin, entry, "link_gb_per_s", d["link_gb_per_s"],
+                                                       positive=True),
                         source=str(d["source"]))
 
 

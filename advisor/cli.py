@@ -117,9 +117,8 @@ def _check_writable(output: str, option: str = "--output") -> None:
 
 def _default_nproc(nproc: int | None, device: str) -> int | None:
     """--nproc as given (checked before measuring), else the GPU count on a multi-GPU machine."""
-    import os
-
     from advisor.ddp import check_nproc
+    from advisor.probe import usable_cores
     from advisor.training import resolve_device
 
     resolved = resolve_device(device)
@@ -130,8 +129,7 @@ def _default_nproc(nproc: int | None, device: str) -> int | None:
         gpus = torch.cuda.device_count()
     if nproc is None:
         return gpus if gpus > 1 else None
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    check_nproc(nproc, resolved, cores, gpus)
+    check_nproc(nproc, resolved, usable_cores(), gpus)
     return nproc
 
 

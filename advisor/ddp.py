@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from advisor.calibrate import CalibrationKey
 from advisor.distributed import CommModel, fit_allreduce_impl, fit_overlap_impl, gradient_bytes
 from advisor.errors import RuntimeFailure, UsageError
+from advisor.probe import usable_cores
 from advisor.stats import Samples
 from advisor.workload import Workload
 
@@ -241,8 +242,7 @@ def run_worker(request: dict, node_profile=None) -> dict | None:
         torch.cuda.set_device(device)
     else:
         # the ranks on a machine share its cores, as torchrun's OMP_NUM_THREADS=1 intends
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        threads = max(1, cores // local_world)
+        threads = max(1, usable_cores() // local_world)
     backend = "nccl" if cuda else "gloo"
     timeout = request.get("timeout_s", DEFAULT_TIMEOUT_S)
     where = f"{os.environ.get('MASTER_ADDR')}:{os.environ.get('MASTER_PORT')}"
@@ -290,8 +290,7 @@ def _with_all_cores(measure):
 
     saved = os.environ.pop("OMP_NUM_THREADS", None)
     before = torch.get_num_threads()
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    torch.set_num_threads(cores)
+    torch.set_num_threads(usable_cores())
     try:
         return measure()
     finally:
@@ -349,10 +348,15 @@ def _synced_steps(step, sync, budget_s: float, device: str, min_n: int = 3, max_
             return times
 
 
+def _ddp(model, device: str):
+    """The model wrapped in DistributedDataParallel with its defaults (25 MiB buckets)."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(model, device_ids=[int(device.split(":")[1])] if device.startswith("cuda") else None)
+
+
 def _measure(request, device, rank, world, backend, threads, hosts) -> dict:
-    import torch
     import torch.distributed as dist
-    from torch.nn.parallel import DistributedDataParallel as DDP
 
     from advisor.training import Trainer, synthetic_batch
 
@@ -374,7 +378,7 @@ def _measure(request, device, rank, world, backend, threads, hosts) -> dict:
     sync = trainer.sync
     dist.barrier()
     plain = _synced_steps(lambda: trainer.train_step(x, y), sync, 0.2 * budget, device)[1:]  # first: warm-up
-    trainer.model = DDP(trainer.model, device_ids=[int(device.split(":")[1])] if device.startswith("cuda") else None)
+    trainer.model = _ddp(trainer.model, device)
     dist.barrier()
     warm = _synced_steps(lambda: trainer.train_step(x, y), sync, 0.0, device, min_n=2, max_n=2)
     ddp = _synced_steps(lambda: trainer.train_step(x, y), sync, 0.35 * budget, device)
@@ -396,7 +400,6 @@ def _measure(request, device, rank, world, backend, threads, hosts) -> dict:
 def _train(request, device, rank, world) -> dict:
     """A full DDP training run of the workload's shard on every rank (the benchmark's yardstick)."""
     import torch.distributed as dist
-    from torch.nn.parallel import DistributedDataParallel as DDP
 
     from advisor.distributed import DataParallel, shard_workload_impl
     from advisor.training import run_training
@@ -407,7 +410,7 @@ def _train(request, device, rank, world) -> dict:
     shard = shard_workload_impl(w, DataParallel(gpus_per_node=world))
 
     def wrap(trainer):
-        trainer.model = DDP(trainer.model, device_ids=[int(device.split(":")[1])] if device.startswith("cuda") else None)
+        trainer.model = _ddp(trainer.model, device)
         dist.barrier()  # every rank starts its first step together
 
     run = run_training(shard, device, prepare=wrap)

@@ -148,8 +148,8 @@ def estimate_impl(workload: Workload, cal: Calibration, *, accelerator: str,
     if workload.frozen_epochs:
         notes.append(f"{workload.frozen_epochs} frozen epoch(s): only the classifier head trains")
     notes.append(
-        f"{n_train} training and {n_valid} validation images per epoch, batch {b}, "
-        f"{workload.precision}"
+        f"{n_train} training and {n_valid} validation images per epoch{' on each GPU' if parallel else ''}, "
+        f"batch {b}, {workload.precision}"
     )
     return Estimate(
         workload=workload, device=cal.key.device, accelerator=accelerator,

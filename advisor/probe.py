@@ -93,6 +93,14 @@ def _na_to_none(value):
     return None if value is NA else value
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (its affinity mask), else all the machine has."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def probe_cpu() -> CpuInfo:
     import psutil
 
@@ -103,10 +111,7 @@ def probe_cpu() -> CpuInfo:
         model = cpuinfo.get_cpu_info().get("brand_raw")
     except Exception:
         model = None
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        usable = os.cpu_count()
+    usable = usable_cores()
     try:
         freq = psutil.cpu_freq()
         max_mhz = float(freq.max) if freq and freq.max else None

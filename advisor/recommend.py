@@ -19,8 +19,9 @@ from advisor.estimate import Estimate
 # The seed's rule of thumb: a GPU that is not at least this much faster is not worth the move.
 WORTHWHILE_SPEEDUP = 3.0
 OBJECTIVES = ("time", "cost", "balanced")
-# Balanced ranking adds normalised time and normalised cost; this many dollars are added to
-# every cost first so that free options do not make every other cost look infinitely worse.
+# Balanced ranking weighs time and cost alike in ratio: it minimises time x cost, so an option
+# twice as fast is worth twice the price. This many dollars are added to every cost first, so
+# that a free option is not infinitely better than a cheap one whatever its time.
 BALANCED_COST_FLOOR_USD = 0.10
 
 
@@ -165,10 +166,6 @@ def sort_options_impl(options: list[Option], objective: str) -> list[Option]:
         raise UsageError(f"unknown objective {objective!r}; valid: {', '.join(OBJECTIVES)}.")
     if not options:
         return []
-    fitting = [o for o in options if o.estimate.fits_memory]
-    pool = fitting or options
-    t_min = min(o.estimate.seconds for o in pool)
-    c_min = min(o.ranking_cost for o in pool)
 
     def key(o: Option):
         t, c = o.estimate.seconds, o.ranking_cost
@@ -177,8 +174,7 @@ def sort_options_impl(options: list[Option], objective: str) -> list[Option]:
         elif objective == "cost":
             primary = (c, t)
         else:
-            f = BALANCED_COST_FLOOR_USD
-            primary = (t / t_min + (c + f) / (c_min + f), t)
+            primary = (t * (c + BALANCED_COST_FLOOR_USD), t)
         return (not o.estimate.fits_memory, *primary)
 
     return sorted(options, key=key)

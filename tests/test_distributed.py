@@ -113,7 +113,8 @@ def test_an_unknown_interconnect_is_named_with_a_suggestion():
 
     docs = [("builtin", {"gpu": {"tg": {"name": "TG", "arch": "X", "compute_capability": "8.0", "vram_gb": 16,
                                         "memory_bandwidth_gb_per_s": 500, "fp32_tflops": 10, "source": "s"}},
-                         "interconnect": {"pcie-gen4": {"name": "p", "kind": "pcie", "link_gb_per_s": 64, "source": "s"}}}),
+                         "interconnect": {"pcie-gen4": {"name": "p", "kind": "pcie", "link_gb_per_s": 64,
+                                                        "source": "s"}}}),
             ("x.toml", {"provider": "gcp", "billing": "hourly", "offer": [
                 {"id": "b", "instance": "b", "gpu": "tg", "gpu_count": 2, "usd_per_hour": 1.0, "as_of": "2026-01-01",
                  "source": "s", "interconnect": "pcie-gen5"}]})]
@@ -171,3 +172,15 @@ def test_a_global_batch_is_split_among_the_gpus():
     assert options["gcp:a2-highgpu-8g"]["per_gpu_batch"] == 32
     assert options["gcp:a2-highgpu-1g"]["per_gpu_batch"] == 256
     assert all(o["global_batch"] == 256 for o in options.values())
+
+
+def test_catalog_estimates_add_a_synchronisation_share_growing_with_log2_gpus():
+    from advisor.distributed import SYNC_SHARE_AT_8_GPUS, sync_seconds
+
+    assert sync_seconds(1.0, 8, SYNC_SHARE_AT_8_GPUS) == pytest.approx(SYNC_SHARE_AT_8_GPUS)
+    assert sync_seconds(1.0, 2, SYNC_SHARE_AT_8_GPUS) == pytest.approx(SYNC_SHARE_AT_8_GPUS / 3)
+    assert sync_seconds(1.0, 1, SYNC_SHARE_AT_8_GPUS) == 0.0
+    c = catalog_comm_impl("nvlink", 600e9, gpus_per_node=8)
+    assert c.sync_share_at_8 == SYNC_SHARE_AT_8_GPUS
+    step = ddp_step_impl(1.0, 100 * 2**20, c)
+    assert step.exposed_seconds >= SYNC_SHARE_AT_8_GPUS  # a measured model (share 0) would not add it

@@ -123,6 +123,9 @@ def test_objectives_order_the_options():
     assert [o.id for o in sort_options_impl(options, "time")] == ["fast", "mid", "cheap"]
     assert [o.id for o in sort_options_impl(options, "cost")] == ["cheap", "mid", "fast"]
     assert sort_options_impl(options, "balanced")[0].id == "mid"
+    # a free option 30x slower does not beat one that costs 1.7x more and runs 96x faster
+    days = [_option("local", 5431.0, None), _option("t4", 182.5, 98.55), _option("8xh100", 1.9, 169.0)]
+    assert [o.id for o in sort_options_impl(days, "balanced")][:2] == ["8xh100", "local"]
     with pytest.raises(UsageError):
         sort_options_impl(options, "speed")
 
