@@ -148,7 +148,7 @@ def estimate_impl(workload: Workload, cal: Calibration, *, accelerator: str,
     if workload.frozen_epochs:
         notes.append(f"{workload.frozen_epochs} frozen epoch(s): only the classifier head trains")
     notes.append(
-        f"{n_train} training and {n_valid} validation images per epoch{' on each GPU' if parallel else ''}, "
+        f"{n_train} training and {n_valid} validation images per epoch{' on each rank' if parallel else ''}, "
         f"batch {b}, {workload.precision}"
     )
     return Estimate(
@@ -194,8 +194,8 @@ def parallel_info(dp: DataParallel, shard: Workload, step: DdpStep, single_step_
 
 
 def parallel_note(info: dict) -> str:
-    return (f"data-parallel on {info['world']} GPU(s) ({info['gpus_per_node']} per machine x "
-            f"{info['nodes']}), batch {info['per_gpu_batch']} per GPU ({info['global_batch']} global): "
+    return (f"data-parallel (DDP) on {info['world']} ranks ({info['gpus_per_node']} per machine x "
+            f"{info['nodes']}), batch {info['per_gpu_batch']} per rank ({info['global_batch']} global): "
             f"scaling efficiency {100 * info['scaling_efficiency']:.0f} %, communication "
             f"{100 * info['communication_share']:.0f} % of a step ({info['communication_basis']}: "
             f"{info['communication_source']})")

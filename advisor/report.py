@@ -23,6 +23,8 @@ def span(seconds: float | None) -> str:
         return "N/A"
     if seconds < 90:
         return f"{seconds:.0f}s"
+    if seconds < 10 * 60:
+        return f"{seconds / 60:.1f}m"
     if seconds < 90 * 60:
         return f"{seconds / 60:.0f}m"
     if seconds < 48 * 3600:
@@ -136,8 +138,8 @@ def recommend_table(payload: dict) -> str:
     lines = [*textwrap.wrap(head, WIDTH, subsequent_indent="  "), "", t]
     if any(o.get("scaling_efficiency") is not None for o in payload["options"]):
         lines += textwrap.wrap(
-            "scaling: images/s of the GPUs together against each training alone (data-parallel, "
-            "DDP); limit NO FIT: the batch does not fit in memory", WIDTH)
+            "scaling: images/s of the GPUs (or processes) together against each training alone "
+            "(data-parallel, DDP); limit NO FIT: the batch does not fit in memory", WIDTH)
     if any(o.get("sessions", 1) > 1 for o in payload["options"]):
         lines.append("* longer than the provider's session limit: needs checkpoint and resume")
     local = next((o for o in payload["options"] if o["id"] == "local"), None)
@@ -346,6 +348,7 @@ def distributed_summary(d) -> list[str]:
         lines.append(
             f"  DDP step of {k.model} {k.image_size}px batch {k.batch_size} per rank: "
             f"{d.ddp_step_seconds.median:.3f} s against {d.compute_step_seconds.median:.3f} s without "
-            f"communication; {human_bytes(d.gradient_bytes)} of gradients, backward hid "
-            f"{100 * (d.overlap or 0):.0f} % of what it could")
+            f"communication;\n    {human_bytes(d.gradient_bytes)} of gradients, "
+            + (f"backward hid {100 * d.overlap:.0f} % of what it could" if (d.overlap or 0) >= 0 else
+               f"communication also slowed the computation (overlap {d.overlap:.2f})"))
     return lines
