@@ -361,7 +361,8 @@ def _measure(request, device, rank, world, backend, threads, hosts) -> dict:
     from advisor.training import Trainer, synthetic_batch
 
     budget = float(request["budget_s"])
-    nodes = len(set(hosts))
+    # machines as torchrun counts them (each has LOCAL_WORLD_SIZE ranks); host names may repeat
+    nodes = max(1, world // int(os.environ.get("LOCAL_WORLD_SIZE", world)))
     raw = _sweep(device, 0.25 * budget)
     points = [(n, sorted(ts)[len(ts) // 2]) for n, ts in raw]
     latency, bus = fit_allreduce_impl(points, world)

@@ -66,3 +66,24 @@ def test_a_cluster_profile_under_torchrun(tmp_path):
     prof = load_profile(out)
     assert prof.distributed.world == 2 and len(prof.cluster) == 1
     assert prof.cluster[0]["hostname"] == prof.machine.hostname and prof.calibrations
+
+
+def test_two_machines_under_torchrun_each_profile_themselves_and_rank_0_writes_one_profile(tmp_path):
+    """Two torchrun launchers on this host stand in for two machines (static rendezvous)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    out = tmp_path / "cluster.json"
+    torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
+    nodes = [subprocess.Popen([torchrun, "--nnodes", "2", "--node-rank", str(r), "--nproc-per-node", "1",
+                               "--master-addr", "127.0.0.1", "--master-port", port, "-m", "advisor", "profile",
+                               "--distributed", *TINY, "--device", "cpu", "--budget-s", "6", "--output", str(out)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for r in (0, 1)]
+    results = [n.communicate(timeout=300) for n in nodes]
+    assert [n.returncode for n in nodes] == [0, 0], results[0][1][-2000:] + results[1][1][-2000:]
+    prof = load_profile(out)
+    assert prof.distributed.world == 2 and prof.distributed.nodes == 2 and len(prof.cluster) == 2
+    assert all(node["train_images_per_s"] > 0 for node in prof.cluster)
+    assert "Saved to" in results[0][0] and "Saved to" not in results[1][0]
