@@ -207,9 +207,8 @@ def _offer_option(offer: Offer, workload, cost, local, local_cal, decode, profil
         notes.append(f"{nodes} machines, each billed")
     if offer.provider == "colab" and offer.gpu is not None:
         notes.append("Colab assigns GPUs by availability and paid balance: not guaranteed")
-    accelerator = e.accelerator if offer.gpu is None else f"{e.accelerator}"
-    count = offer.gpu_count * (nodes if offer.gpu else 1) if offer.gpu else 1
+    count = offer.gpu_count * nodes if offer.gpu else 1
     option_id = offer.key if nodes == 1 or offer.gpu is None else f"{offer.key}:{nodes}-nodes"
     return Option(id=option_id, provider=offer.provider_name,
-                  accelerator=accelerator, count=count, estimate=e, cost_usd=usd, offer=offer,
+                  accelerator=e.accelerator, count=count, estimate=e, cost_usd=usd, offer=offer,
                   sessions=sessions, spot=spot, notes=tuple(notes)), None
