@@ -162,23 +162,20 @@ def launch_local(request: dict, nproc: int, timeout_s: float = DEFAULT_TIMEOUT_S
         while any(p.poll() is None for p in procs):
             failed = [r for r, p in enumerate(procs) if p.poll() not in (None, 0)]
             if failed:
-                r = failed[0]
-                raise RuntimeFailure(f"distributed profiling failed on rank {r} (host {host}): "
-                                     f"{_last_words(errs[r], outs[r], procs[r].returncode)}")
+                _raise_rank_failure(failed[0], host, errs[failed[0]], outs[failed[0]], procs[failed[0]].returncode)
             if time.monotonic() > deadline:
                 late = [r for r, p in enumerate(procs) if p.poll() is None]
                 raise RuntimeFailure(
-                    f"distributed profiling: rank(s) {', '.join(map(str, late))} on host {host} did not "
+                    f"distributed run: rank(s) {', '.join(map(str, late))} on host {host} did not "
                     f"finish within {timeout_s:.0f} s (rendezvous 127.0.0.1:{port}); nothing was saved.")
             time.sleep(0.05)
         for r, p in enumerate(procs):
             if p.returncode != 0:
-                raise RuntimeFailure(f"distributed profiling failed on rank {r} (host {host}): "
-                                     f"{_last_words(errs[r], outs[r], p.returncode)}")
+                _raise_rank_failure(r, host, errs[r], outs[r], p.returncode)
         outs[0].seek(0)
         lines = [ln for ln in outs[0].read().splitlines() if ln.startswith("{")]
         if not lines:
-            raise RuntimeFailure("distributed profiling: rank 0 ended without a result.")
+            raise RuntimeFailure("distributed run: rank 0 ended without a result.")
         message = json.loads(lines[-1])
         if "error" in message:
             raise (UsageError if message["error"]["kind"] == "usage" else RuntimeFailure)(message["error"]["message"])
@@ -192,15 +189,23 @@ def launch_local(request: dict, nproc: int, timeout_s: float = DEFAULT_TIMEOUT_S
             f.close()
 
 
-def _last_words(err, out, code) -> str:
+def _raise_rank_failure(rank: int, host: str, err, out, code) -> None:
+    """A rank's own error, kept as its kind (a usage error stays exit 2), named by rank and host."""
+    kind, words = _last_words(err, out, code)
+    raise (UsageError if kind == "usage" else RuntimeFailure)(
+        f"distributed run failed on rank {rank} (host {host}): {words}")
+
+
+def _last_words(err, out, code) -> tuple[str, str]:
     for f in (out, err):
         f.seek(0)
         for line in reversed(f.read().splitlines()):
             if line.startswith('{"error"'):
-                return json.loads(line)["error"]["message"]
+                error = json.loads(line)["error"]
+                return error["kind"], error["message"]
     err.seek(0)
     lines = [ln for ln in err.read().strip().splitlines() if ln.strip()]
-    return lines[-1] if lines else f"exit status {code}, no output"
+    return "runtime", lines[-1] if lines else f"exit status {code}, no output"
 
 
 def _worker_main() -> None:

@@ -87,3 +87,13 @@ def test_two_machines_under_torchrun_each_profile_themselves_and_rank_0_writes_o
     assert prof.distributed.world == 2 and prof.distributed.nodes == 2 and len(prof.cluster) == 2
     assert all(node["train_images_per_s"] > 0 for node in prof.cluster)
     assert "Saved to" in results[0][0] and "Saved to" not in results[1][0]
+
+
+def test_a_rank_that_refuses_its_work_is_named_and_keeps_the_kind_of_error():
+    from advisor.ddp import train_nproc
+    from advisor.errors import UsageError
+    from advisor.workload import Workload
+
+    with pytest.raises(UsageError, match=r"failed on rank \d \(host .*\): .*frozen epochs is not supported"):
+        train_nproc(Workload(model="resnet18", image_size=32, batch_size=4, num_classes=3, dataset_size=16,
+                             epochs=1, frozen_epochs=1), 2, timeout_s=120)
