@@ -106,7 +106,12 @@ def add_distributed(profile: Profile, nproc: int, workload: Workload | None, bud
     check_nproc(nproc, profile.device, cpu.usable_cores or cpu.logical_cores or 1, len(profile.machine.gpus))
     if progress:
         progress(f"data-parallel: {nproc} processes, all-reduce sweep and DDP steps", 0.9)
-    measured = measure_nproc(nproc, profile.device, workload, budget_s)
+    # each rank times at least a dozen steps whatever the budget; ranks sharing a CPU are slower
+    alone = next((c.train_step_seconds.median for c in profile.calibrations
+                  if c.key.model == workload.model and c.key.batch_size == workload.batch_size), 1.0)
+    step = alone * (nproc if profile.device == "cpu" else 1)
+    timeout = max(4 * budget_s, 60 + 20 * step, 120.0)
+    measured = measure_nproc(nproc, profile.device, workload, budget_s, timeout_s=timeout)
     return replace(profile, distributed=measured)
 
 

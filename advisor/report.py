@@ -337,6 +337,20 @@ def profile_summary(profile) -> str:
     return "\n".join(lines)
 
 
+def _hidden_share(d) -> str:
+    """How much of the all-reduce the DDP step hid behind backward, in words."""
+    from advisor.distributed import ddp_buckets
+
+    comm = d.comm_model()
+    total = sum(comm.allreduce_seconds(b) for b in ddp_buckets(d.gradient_bytes))
+    extra = d.ddp_step_seconds.median - d.compute_step_seconds.median
+    if total <= 0:
+        return "no all-reduce to hide"
+    if extra > total:
+        return f"and the step lost {extra / total:.1f}x the all-reduce time: communication slowed the computation"
+    return f"{100 * (1 - max(0.0, extra) / total):.0f} % of the {1000 * total:.0f} ms all-reduce hidden behind backward"
+
+
 def distributed_summary(d) -> list[str]:
     threads = f", {d.threads_per_rank} thread(s) each" if d.threads_per_rank else ""
     lines = [f"Data-parallel: {d.world} ranks on {d.nodes} machine(s), {d.backend}{threads}",
@@ -348,7 +362,5 @@ def distributed_summary(d) -> list[str]:
         lines.append(
             f"  DDP step of {k.model} {k.image_size}px batch {k.batch_size} per rank: "
             f"{d.ddp_step_seconds.median:.3f} s against {d.compute_step_seconds.median:.3f} s without "
-            f"communication;\n    {human_bytes(d.gradient_bytes)} of gradients, "
-            + (f"backward hid {100 * d.overlap:.0f} % of what it could" if (d.overlap or 0) >= 0 else
-               f"communication also slowed the computation (overlap {d.overlap:.2f})"))
+            f"communication;\n    {human_bytes(d.gradient_bytes)} of gradients, " + _hidden_share(d))
     return lines
