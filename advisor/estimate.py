@@ -371,7 +371,9 @@ class Estimator:
                                   frozen.exposed_seconds / scale["frozen"])
         info = parallel_info(dp, shard, step, single_step, comm)
         note = (f"{dp.world} ranks share this machine: each computes {sharing:.2f}x slower than one "
-                "alone (measured), plus the all-reduce that backward does not hide")
+                f"alone (measured on {d.key.model if d.key else 'another workload'}), plus the all-reduce "
+                f"that backward does not hide; `advisor profile --nproc {dp.world}` with this workload's "
+                "options measures it")
         return estimate_impl(shard, cal, scale=factors, basis="scaled", parallel=info,
                              extra_notes=(*notes, note, parallel_note(info)), **self._common())
 

@@ -184,3 +184,57 @@ def test_catalog_estimates_add_a_synchronisation_share_growing_with_log2_gpus():
     assert c.sync_share_at_8 == SYNC_SHARE_AT_8_GPUS
     step = ddp_step_impl(1.0, 100 * 2**20, c)
     assert step.exposed_seconds >= SYNC_SHARE_AT_8_GPUS  # a measured model (share 0) would not add it
+
+
+# -- this machine's own ranks (profile --nproc) ----------------------------------------------
+
+def _profile_with_ddp(ddp_step=1.5, compute_step=1.2):
+    from dataclasses import replace as _replace
+
+    from advisor.calibrate import CalibrationKey
+    from advisor.ddp import AllReducePoint, DistributedMeasurement
+    from advisor.stats import Samples
+
+    measured = make_calibration(model="resnet34", batch=64, train=(1.0, 1.0, 1.0))
+    other = make_calibration(model="resnet18", batch=64, train=(0.5, 0.5, 0.5), evals=(0.1, 0.1, 0.1))
+    key = CalibrationKey("resnet34", 37, 224, 64, "fp32", "cpu", "synthetic", 0)
+    d = DistributedMeasurement(
+        world=2, nodes=1, backend="gloo", hosts=("h", "h"), threads_per_rank=1,
+        allreduce=(AllReducePoint(4096, Samples((1e-3,))), AllReducePoint(2**26, Samples((0.05,)))),
+        latency_s=1e-3, bus_bytes_per_s=1.5e9, key=key, compute_step_seconds=Samples((compute_step,)),
+        ddp_step_seconds=Samples((ddp_step,)), eval_step_seconds=Samples((0.3,)), gradient_bytes=8 * 10**7,
+        overlap=0.0)
+    return _replace(make_profile(measured, other), distributed=d)
+
+
+def test_the_measured_workload_is_predicted_from_its_ddp_steps():
+    from advisor.estimate import Estimator
+
+    w = Workload(model="resnet34", num_classes=37, batch_size=64, dataset_size=1280, valid_fraction=0.2, epochs=1)
+    e = Estimator(_profile_with_ddp()).estimate_data_parallel(w, DataParallel(gpus_per_node=2))
+    assert e.basis == "measured" and e.workload == w
+    # each rank: 512 training images in 8 steps of the measured 1.5 s DDP step
+    assert e.breakdown_seconds["training"] == pytest.approx(8 * 1.5)
+    assert e.parallel["scaling_efficiency"] == pytest.approx(1.0 / 1.5, abs=1e-4)  # rounded to 4 places
+    assert e.parallel["communication_basis"] == "measured"
+
+
+def test_another_workload_is_slowed_by_the_measured_sharing_and_pays_its_all_reduce():
+    from advisor.estimate import Estimator
+
+    prof = _profile_with_ddp(compute_step=1.2)  # sharing the machine: 1.2 s against 1.0 s alone
+    w = Workload(model="resnet18", num_classes=37, batch_size=64, dataset_size=1280, epochs=1)
+    cost = make_cost(64, 1e9, 1e8)  # 1000 parameters: a negligible all-reduce
+    e = Estimator(prof, count=lambda *a: cost).estimate_data_parallel(w, DataParallel(gpus_per_node=2))
+    assert e.basis == "scaled"
+    step = 2 * 64 / e.train_images_per_s  # images/s of both ranks together
+    comm = prof.distributed.comm_model()
+    assert step == pytest.approx(0.5 * 1.2 + comm.allreduce_seconds(4000), rel=1e-6)
+    assert any("profile --nproc 2" in n for n in e.notes)
+
+
+def test_asking_for_more_ranks_than_were_measured_says_how_to_measure_them():
+    from advisor.estimate import Estimator
+
+    with pytest.raises(UsageError, match="advisor profile --nproc 4"):
+        Estimator(_profile_with_ddp()).estimate_data_parallel(Workload(), DataParallel(gpus_per_node=4))
