@@ -238,3 +238,20 @@ def test_asking_for_more_ranks_than_were_measured_says_how_to_measure_them():
 
     with pytest.raises(UsageError, match="advisor profile --nproc 4"):
         Estimator(_profile_with_ddp()).estimate_data_parallel(Workload(), DataParallel(gpus_per_node=4))
+
+
+def test_a_reference_profile_measured_on_several_gpus_replaces_the_catalog_all_reduce():
+    from dataclasses import replace as _replace
+
+    from advisor.ddp import AllReducePoint, DistributedMeasurement
+    from advisor.stats import Samples
+
+    nccl = DistributedMeasurement(
+        world=8, nodes=1, backend="nccl", hosts=("g",) * 8, threads_per_rank=None,
+        allreduce=(AllReducePoint(4096, Samples((3e-5,))), AllReducePoint(2**26, Samples((6e-4,)))),
+        latency_s=3e-5, bus_bytes_per_s=190e9, measured_at="2026-11-26T00:00:00+00:00")
+    reference = _replace(make_profile(device="cuda:0"), device_name="NVIDIA A100-SXM4-40GB", distributed=nccl)
+    options = {o.id: o.to_dict() for o in _advise(gpus=8, references=[reference]).options}
+    assert options["gcp:a2-highgpu-8g"]["communication_basis"] == "measured"
+    assert "nccl on 8 ranks" in options["gcp:a2-highgpu-8g"]["parallel"]["communication_source"]
+    assert options["gcp:a3-highgpu-8g"]["communication_basis"] == "catalog"  # another GPU model
