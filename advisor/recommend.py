@@ -79,8 +79,9 @@ class Option:
         )
         if self.offer is not None:
             o = self.offer
+            hourly = o.hourly_usd(self.spot)
             d.update(instance=o.instance, vcpus=o.vcpus, region=o.region, billing=o.billing,
-                     usd_per_hour=o.hourly_usd(self.spot), spot=self.spot,
+                     usd_per_hour=None if hourly is None else round(hourly, 6), spot=self.spot,
                      runtime_limit_hours=o.runtime_limit_hours, price_as_of=o.as_of.isoformat(),
                      price_source=o.source)
         return d

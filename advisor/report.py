@@ -85,14 +85,18 @@ def _frame_csv(rows: list[dict]) -> str:
     import pandas as pd
 
     buf = io.StringIO()
-    pd.DataFrame(rows).to_csv(buf, index=False)
+    # object columns keep whole numbers whole where some rows have none (vCPUs not published)
+    pd.DataFrame(rows, dtype=object).to_csv(buf, index=False)
     return buf.getvalue()
 
 
 def recommend_csv(payload: dict) -> str:
     rows = []
     for o in payload["options"]:
-        row = {k: v for k, v in o.items() if k not in ("breakdown_seconds", "notes")}
+        row = {k: v for k, v in o.items() if k not in ("breakdown_seconds", "notes", "parallel")}
+        parallel = o.get("parallel") or {}
+        row["allreduce_seconds_per_step"] = parallel.get("allreduce_seconds_per_step")
+        row["communication_source"] = parallel.get("communication_source")
         row["notes"] = "; ".join(o["notes"])
         rows.append(row)
     return _frame_csv(rows)
