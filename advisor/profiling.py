@@ -103,7 +103,12 @@ def add_distributed(profile: Profile, nproc: int, workload: Workload | None, bud
                             batch_size=k.batch_size, precision=k.precision)
 
     cpu = profile.machine.cpu
-    check_nproc(nproc, profile.device, cpu.usable_cores or cpu.logical_cores or 1, len(profile.machine.gpus))
+    gpus = len(profile.machine.gpus)
+    if profile.device.startswith("cuda"):  # torch's count, also where NVML is unavailable
+        import torch
+
+        gpus = torch.cuda.device_count()
+    check_nproc(nproc, profile.device, cpu.usable_cores or cpu.logical_cores or 1, gpus)
     if progress:
         progress(f"data-parallel: {nproc} processes, all-reduce sweep and DDP steps", 0.9)
     # each rank times at least a dozen steps whatever the budget; ranks sharing a CPU are slower
