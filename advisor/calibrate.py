@@ -22,6 +22,9 @@ from advisor.stats import Samples
 from advisor.workload import Workload
 
 TARGET_RELATIVE_ERROR = 0.02
+# Loader-fed steps vary more than synthetic ones (workers and training share the cores): the
+# median of five could be 10 % off on a 2-core machine, so they stop early only after ten.
+FED_MIN_SAMPLES_FOR_EARLY_STOP = 10
 Progress = Callable[[str, float], None]  # (what is being measured, fraction of the budget used)
 
 
@@ -380,7 +383,10 @@ def _measure_fed(trainer, w: Workload, device: str, timer, deadline: float, synt
     """
     from advisor.training import image_datasets, make_loader
 
-    big = w.with_(dataset_size=10**6)  # the loader never runs dry while measuring
+    # enough batches in both splits that the loaders never run dry while measuring (whatever the
+    # workload's validation fraction), and no more: every index is a Python object each forked
+    # worker shares with this process
+    big = w.with_(dataset_size=512 * w.batch_size, valid_fraction=0.5)
     train_ds, valid_ds = image_datasets(big)
     sync = trainer.sync
 
@@ -408,7 +414,8 @@ def _measure_fed(trainer, w: Workload, device: str, timer, deadline: float, synt
             sync()
             times.append(timer() - start)
             if len(times) >= min_n and (timer() >= phase_deadline or (
-                    len(times) >= 5 and Samples(tuple(times)).standard_error_of_median < TARGET_RELATIVE_ERROR)):
+                    len(times) >= FED_MIN_SAMPLES_FOR_EARLY_STOP
+                    and Samples(tuple(times)).standard_error_of_median < TARGET_RELATIVE_ERROR)):
                 break
         del it  # shuts the workers down
         return first_s, times

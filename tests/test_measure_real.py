@@ -66,6 +66,12 @@ def test_calibration_with_an_image_folder_measures_the_loader(tmp_path):
     assert fed.decode_images_per_s.median > 0 and fed.synthetic_train_step_seconds is not None
 
 
+def test_a_workload_without_validation_still_measures_both_loaders(tmp_path):
+    data = write_image_folder(tmp_path / "imgs", classes=2, per_class=3, width=48, height=48)
+    synthetic, fed = calibrate(Workload(**TINY, data_dir=str(data), valid_fraction=0.0), "cpu", budget_s=5)
+    assert fed.train_step_seconds.median > 0 and fed.eval_step_seconds.median > 0
+
+
 def test_real_training_run_measures_each_phase():
     run = run_training(Workload(**TINY, dataset_size=20, epochs=1, frozen_epochs=1), "cpu")
     assert run.epochs_completed == 2 and len(run.train_seconds) == 2
