@@ -31,10 +31,13 @@ def test_timed_steps_stop_at_the_deadline_but_not_before_the_minimum():
     assert times == [1.0, 1.0, 1.0]
 
 
-def test_timed_steps_stop_once_the_median_is_known():
-    clock = FakeClock()
-    times = _time_steps(lambda: None, lambda: None, clock, min_n=3, max_n=100, deadline=1e9)
-    assert len(times) == 5  # identical steps: the median is exact after the 5-sample minimum
+def test_timed_steps_stop_once_the_median_is_known_from_ten_spread_out_samples():
+    # identical 1 s steps; each clock read advances it by 1 s, three reads a step
+    times = _time_steps(lambda: None, lambda: None, FakeClock(), min_n=3, max_n=100, deadline=41.0)
+    assert times == [1.0] * 10  # ten samples, and 30 s of a 40 s phase spent
+    # a longer phase: ten samples are not enough before half of its 80 s have passed
+    assert len(_time_steps(lambda: None, lambda: None, FakeClock(), min_n=3, max_n=100, deadline=81.0)) == 14
+    assert len(_time_steps(lambda: None, lambda: None, FakeClock(), min_n=3, max_n=100, deadline=1e9)) == 100
 
 
 def test_op_split_shares_of_step_time():
