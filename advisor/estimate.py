@@ -132,7 +132,7 @@ def estimate_impl(workload: Workload, cal: Calibration, *, accelerator: str,
     fits = True
     peak = cal.peak_memory_bytes
     if scale["train"] != 1.0 and peak:
-        peak = None  # memory of another workload is not measured; issue #3 predicts it
+        peak = None  # memory of another workload is not measured here (targets.py predicts it)
     if cal.fitted_smaller_batch and b > cal.key.batch_size:
         fits = False
         notes.append(f"batch {b} does not fit in device memory; the largest that fitted is {cal.key.batch_size}")
