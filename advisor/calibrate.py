@@ -25,6 +25,10 @@ TARGET_RELATIVE_ERROR = 0.02
 # Loader-fed steps vary more than synthetic ones (workers and training share the cores): the
 # median of five could be 10 % off on a 2-core machine, so they stop early only after ten.
 FED_MIN_SAMPLES_FOR_EARLY_STOP = 10
+# the fewest steps each phase times, however short the budget
+MIN_TRAIN_STEPS, MIN_EVAL_STEPS, MIN_FROZEN_STEPS = 3, 3, 2
+WARMUP_TRAIN_STEPS = {"cpu": 2, "cuda": 3}
+WARMUP_EVAL_STEPS = {"cpu": 1, "cuda": 2}
 Progress = Callable[[str, float], None]  # (what is being measured, fraction of the budget used)
 
 
@@ -220,6 +224,17 @@ def _is_oom(exc: BaseException) -> bool:
     return isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower()
 
 
+def expected_seconds_impl(budget_s: float, train_step_s: float, eval_step_s: float,
+                          device: str = "cpu", startup_s: float = 5.0) -> float:
+    """How long a calibration will take: its budget, or longer where the fewest steps it always
+    times (warm-up, timed, half-batch, frozen and profiled steps) take longer than that."""
+    kind = "cuda" if device.startswith("cuda") else "cpu"
+    # two half-batch steps for a new shape cost about one full step; frozen steps about an eval step
+    train_steps = WARMUP_TRAIN_STEPS[kind] + MIN_TRAIN_STEPS + 1 + 1
+    eval_steps = WARMUP_EVAL_STEPS[kind] + MIN_EVAL_STEPS + 1 + 1 + MIN_FROZEN_STEPS
+    return startup_s + max(budget_s, train_steps * train_step_s + eval_steps * eval_step_s)
+
+
 def calibrate(workload: Workload, device: str, budget_s: float = 60.0,
               progress: Progress | None = None, timer=time.perf_counter,
               step_cost: StepCost | None = None) -> list[Calibration]:
@@ -302,9 +317,9 @@ def _calibrate_once(w: Workload, device: str, budget_s: float, progress: Progres
 
     notes: list[str] = []
     say("warm-up training steps", used())
-    warm = _timed(step, sync, timer, 3 if cuda else 2)
+    warm = _timed(step, sync, timer, WARMUP_TRAIN_STEPS["cuda" if cuda else "cpu"])
     say("timing training steps", used())
-    train = _time_steps(step, sync, timer, min_n=3, max_n=200, deadline=deadline["train"])
+    train = _time_steps(step, sync, timer, min_n=MIN_TRAIN_STEPS, max_n=200, deadline=deadline["train"])
     train_samples = Samples(tuple(train))
 
     # a new batch shape (the last partial batch) pays set-up again the first time it runs
@@ -316,8 +331,8 @@ def _calibrate_once(w: Workload, device: str, budget_s: float, progress: Progres
 
     say("timing validation passes", used())
     eval_step = lambda: trainer.eval_step(x)  # noqa: E731
-    warm_eval = _timed(eval_step, sync, timer, 2 if cuda else 1)
-    evals = _time_steps(eval_step, sync, timer, min_n=3, max_n=200, deadline=deadline["eval"])
+    warm_eval = _timed(eval_step, sync, timer, WARMUP_EVAL_STEPS["cuda" if cuda else "cpu"])
+    evals = _time_steps(eval_step, sync, timer, min_n=MIN_EVAL_STEPS, max_n=200, deadline=deadline["eval"])
     if w.batch_size > 1:
         firsts = _timed(lambda: trainer.eval_step(xs), sync, timer, 2)
         new_shape_eval = max(0.0, firsts[0] - firsts[1])
@@ -325,7 +340,7 @@ def _calibrate_once(w: Workload, device: str, budget_s: float, progress: Progres
     say("timing frozen-body steps", used())
     trainer.set_frozen(True)
     frozen_first = _timed(lambda: trainer.train_step(x, y), sync, timer, 1)[0]
-    frozen = _time_steps(lambda: trainer.train_step(x, y), sync, timer, min_n=2, max_n=100,
+    frozen = _time_steps(lambda: trainer.train_step(x, y), sync, timer, min_n=MIN_FROZEN_STEPS, max_n=100,
                          deadline=deadline["frozen"])
     trainer.set_frozen(False)
     frozen_first_overhead = max(0.0, frozen_first - Samples(tuple(frozen)).median)

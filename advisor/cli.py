@@ -179,14 +179,29 @@ def _estimator_for(workload: Workload, profile_path: str | None, no_calibrate: b
     if no_calibrate:
         from advisor.profiling import check_workload_runs
 
-        check_workload_runs(workload)
+        # a model the profile has trained at this size is known to build: skip importing torch
+        built = any((c.key.model, c.key.num_classes, c.key.image_size)
+                    == (workload.model, workload.num_classes, workload.image_size) for c in prof.calibrations)
+        if not built or workload.data_dir:
+            check_workload_runs(workload)
         return estimator, workload
     from advisor.profiling import add_calibration
     from advisor.progress import Progress
 
-    click.echo(f"This workload is not in the profile: calibrating it now (about {budget_s:.0f} s; "
+    from advisor.calibrate import expected_seconds_impl
+    from advisor.report import span
+
+    expected_s = budget_s
+    try:  # the scaled estimate's step times say how long the calibration's fewest steps take
+        guess = estimator.estimate(workload)
+        b = workload.batch_size
+        expected_s = expected_seconds_impl(budget_s, b / guess.train_images_per_s,
+                                           b / guess.eval_images_per_s, prof.device)
+    except UsageError:
+        pass
+    click.echo(f"This workload is not in the profile: calibrating it now (about {span(expected_s)}; "
                "--no-calibrate scales instead).", err=True)
-    progress = Progress(budget_s)
+    progress = Progress(budget_s, expected_s=expected_s)
     prof = add_calibration(prof, workload, budget_s, progress)
     progress.done("calibrated")
     save_profile(prof, profile_path)

@@ -287,6 +287,16 @@ class Estimator:
             return cal.step_cost
         key = (workload.model, workload.num_classes, workload.image_size, workload.batch_size,
                workload.precision)
+        if key not in self._counted and workload.batch_size > 1:
+            # the same model at another batch, counted before: scaled without torch. (A batch of
+            # one dispatches other matmul paths and is counted as it is.)
+            known = [c.step_cost for c in self.profile.calibrations if c.step_cost is not None
+                     and (c.key.model, c.key.num_classes, c.key.image_size, c.key.precision)
+                     == (key[0], key[1], key[2], key[4])] + [
+                cost for k, cost in self._counted.items() if k[:3] + k[4:] == key[:3] + key[4:]]
+            scaled = next((c.at_batch(workload.batch_size) for c in known if c.scalable and c.batch_size > 1), None)
+            if scaled is not None:
+                self._counted[key] = scaled
         if key not in self._counted:
             if self._count is None:
                 from advisor.opcount import count_step

@@ -6,6 +6,10 @@ bytes are the sizes of each op's tensor inputs and outputs (what it would move t
 nothing stayed in cache). Ops fall into two classes, the split that cross-hardware scaling needs:
 `compute` (convolution and matmul, which scale with arithmetic throughput) and `memory`
 (normalisation, activations, elementwise, pooling, optimizer: these scale with bandwidth).
+
+Every op's FLOPs and bytes are affine in the batch size (weights and optimizer state are fixed,
+activations grow with each image), so a step counted at two batch sizes gives each op's fixed and
+per-image parts; bins keep the per-image parts and a StepCost answers for any batch without torch.
 """
 
 from __future__ import annotations
@@ -43,10 +47,21 @@ class OpBin:
     """Ops of one class whose arithmetic intensity falls in one log2 bucket, summed."""
 
     op_class: str  # "conv", "matmul" (together: compute-heavy) or "memory"
-    log2_intensity: int
+    log2_intensity: int  # at the batch the step was counted at
     flops: float
     bytes: float
     ops: int
+    # the parts that grow with each image of the batch; None where the step was counted at one
+    # batch size only (profiles written before counting at two)
+    flops_per_sample: float | None = None
+    bytes_per_sample: float | None = None
+
+    def at_batch(self, delta: int) -> OpBin:
+        """The same ops with `delta` more images per batch (fewer when negative)."""
+        return OpBin(self.op_class, self.log2_intensity,
+                     max(0.0, self.flops + delta * self.flops_per_sample),
+                     max(0.0, self.bytes + delta * self.bytes_per_sample), self.ops,
+                     self.flops_per_sample, self.bytes_per_sample)
 
 
 def in_class(b: OpBin, op_class: str | None) -> bool:
@@ -87,12 +102,26 @@ class PhaseCost:
     def ops(self) -> int:
         return int(self._sum("ops"))
 
+    @property
+    def scalable(self) -> bool:
+        return all(b.flops_per_sample is not None for b in self.bins)
+
+    def at_batch(self, delta: int) -> PhaseCost:
+        """The phase with `delta` more images per batch; needs per-image parts (`scalable`)."""
+        return PhaseCost(tuple(b.at_batch(delta) for b in self.bins))
+
     def to_dict(self) -> dict:
-        return {"bins": [[b.op_class, b.log2_intensity, b.flops, b.bytes, b.ops] for b in self.bins]}
+        return {"bins": [[b.op_class, b.log2_intensity, b.flops, b.bytes, b.ops]
+                         + ([b.flops_per_sample, b.bytes_per_sample] if b.flops_per_sample is not None else [])
+                         for b in self.bins]}
 
     @classmethod
     def from_dict(cls, d: dict) -> PhaseCost:
-        return cls(tuple(OpBin(c, int(i), float(f), float(n), int(o)) for c, i, f, n, o in d["bins"]))
+        def opbin(c, i, f, n, o, fs=None, bs=None):
+            return OpBin(c, int(i), float(f), float(n), int(o),
+                         None if fs is None else float(fs), None if bs is None else float(bs))
+
+        return cls(tuple(opbin(*row) for row in d["bins"]))
 
 
 @dataclass(frozen=True)
@@ -105,6 +134,20 @@ class StepCost:
     frozen: PhaseCost  # forward + head backward + head optimizer
     parameters: int
     trainable_head_parameters: int
+
+    @property
+    def scalable(self) -> bool:
+        return self.train.scalable and self.eval.scalable and self.frozen.scalable
+
+    def at_batch(self, batch_size: int) -> StepCost | None:
+        """The same step at another batch size, from the per-image parts; None without them."""
+        if batch_size == self.batch_size:
+            return self
+        if not self.scalable:
+            return None
+        delta = batch_size - self.batch_size
+        return StepCost(batch_size, self.train.at_batch(delta), self.eval.at_batch(delta),
+                        self.frozen.at_batch(delta), self.parameters, self.trainable_head_parameters)
 
     def to_dict(self) -> dict:
         return {"batch_size": self.batch_size, "train": self.train.to_dict(),
@@ -145,7 +188,7 @@ def _counting_mode():
         def __init__(self, byte_scale: float):
             super().__init__()
             self.byte_scale = byte_scale
-            self.bins: dict[tuple[str, int], list] = {}
+            self.ops: list[tuple[str, float, float]] = []  # (class, flops, bytes) in dispatch order
 
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
@@ -166,17 +209,34 @@ def _counting_mode():
             if cls == "memory" and not flops:
                 # elementwise work: about one operation per output element
                 flops = float(sum(t.numel() for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)))
-            nbytes *= self.byte_scale
-            acc = self.bins.setdefault((cls, intensity_bin(flops, nbytes)), [0.0, 0.0, 0])
+            self.ops.append((cls, flops, nbytes * self.byte_scale))
+            return out
+
+    return _Counter
+
+
+def bin_ops_impl(ops, ops_more, extra_images: int) -> PhaseCost:
+    """Bin the ops of one phase counted at a batch (`ops`) and at `extra_images` more
+    (`ops_more`), keeping each bin's per-image parts. Where the two counts dispatched different
+    ops (a batch of one takes other matmul paths), the bins have no per-image parts."""
+    paired = len(ops) == len(ops_more) and all(a[0] == b[0] for a, b in zip(ops, ops_more))
+    if not paired:
+        bins = {}
+        for cls, flops, nbytes in ops:
+            acc = bins.setdefault((cls, intensity_bin(flops, nbytes)), [0.0, 0.0, 0])
             acc[0] += flops
             acc[1] += nbytes
             acc[2] += 1
-            return out
-
-        def cost(self) -> PhaseCost:
-            return PhaseCost(tuple(OpBin(c, i, f, n, o) for (c, i), (f, n, o) in sorted(self.bins.items())))
-
-    return _Counter
+        return PhaseCost(tuple(OpBin(c, i, f, n, o) for (c, i), (f, n, o) in sorted(bins.items())))
+    bins: dict[tuple[str, int], list] = {}
+    for (cls, flops, nbytes), (_, flops_more, nbytes_more) in zip(ops, ops_more):
+        acc = bins.setdefault((cls, intensity_bin(flops, nbytes)), [0.0, 0.0, 0, 0.0, 0.0])
+        acc[0] += flops
+        acc[1] += nbytes
+        acc[2] += 1
+        acc[3] += (flops_more - flops) / extra_images
+        acc[4] += (nbytes_more - nbytes) / extra_images
+    return PhaseCost(tuple(OpBin(c, i, f, n, o, fs, bs) for (c, i), (f, n, o, fs, bs) in sorted(bins.items())))
 
 
 def count_step(model_name: str, num_classes: int, image_size: int, batch_size: int,
@@ -191,7 +251,7 @@ def count_step(model_name: str, num_classes: int, image_size: int, batch_size: i
     spec = PRECISIONS.get(precision)
     dtype = getattr(torch, spec.autocast_dtype) if spec and spec.autocast_dtype else None
 
-    def run(mode: str) -> PhaseCost:
+    def run(mode: str, batch_size: int) -> list:
         model = build_model(model_name, num_classes, image_size, device="meta")
         head = classifier_head(model)
         if mode == "frozen":
@@ -216,12 +276,16 @@ def count_step(model_name: str, num_classes: int, image_size: int, batch_size: i
                 loss.backward()
                 if opt is not None:
                     opt.step()
-        return counter.cost()
+        return counter.ops
+
+    def phase(mode: str) -> PhaseCost:
+        # counted at twice the batch too: the difference is what each image adds
+        return bin_ops_impl(run(mode, batch_size), run(mode, 2 * batch_size), batch_size)
 
     model = build_model(model_name, num_classes, image_size, device="meta")
     head = classifier_head(model)
     return StepCost(
-        batch_size=batch_size, train=run("train"), eval=run("eval"), frozen=run("frozen"),
+        batch_size=batch_size, train=phase("train"), eval=phase("eval"), frozen=phase("frozen"),
         parameters=sum(p.numel() for p in model.parameters()),
         trainable_head_parameters=sum(p.numel() for p in head.parameters()) if head else 0,
     )

@@ -10,10 +10,13 @@ import time
 
 
 class Progress:
-    def __init__(self, budget_s: float, stream=None, enabled: bool | None = None):
+    def __init__(self, budget_s: float, stream=None, enabled: bool | None = None,
+                 expected_s: float | None = None):
         self.stream = stream or sys.stderr
         self.enabled = self.stream.isatty() if enabled is None else enabled
         self.budget_s = budget_s
+        # measuring takes longer than its budget where its fewest steps do
+        self.expected_s = expected_s or budget_s
         self.start = time.perf_counter()
         self._width = 0
 
@@ -21,7 +24,7 @@ class Progress:
         if not self.enabled:
             return
         elapsed = time.perf_counter() - self.start
-        left = max(0.0, self.budget_s * (1 - min(fraction, 1.0)))
+        left = max(0.0, self.budget_s * (1 - min(fraction, 1.0)), self.expected_s - elapsed)
         text = f"[{elapsed:4.0f} s, ~{left:3.0f} s left] {stage}"
         self.stream.write("\r" + text.ljust(self._width))
         self.stream.flush()

@@ -270,3 +270,19 @@ def test_bad_distributed_profiling_is_one_line_exit_2(capsys, tmp_path, monkeypa
     code, out, err = run(capsys, "profile", *args, "--output", str(tmp_path / "p.json"))
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert fragment in err and not (tmp_path / "p.json").exists()
+
+
+def test_calibrating_a_missing_workload_says_how_long_its_fewest_steps_take(capsys, tmp_path, monkeypatch):
+    import advisor.profiling
+    from advisor.opcount import StepCost, bin_ops_impl
+
+    # batch 64 trains in 1 s and validates in 0.25 s a step, all of its work per image: batch 640
+    # takes 10 s and 2.5 s, and the fewest steps a calibration times outlast its 30 s budget
+    phase = bin_ops_impl([("conv", 64e9, 64e6), ("memory", 0.0, 64e7)],
+                         [("conv", 128e9, 128e6), ("memory", 0.0, 128e7)], 64)
+    cal = make_calibration(batch=64, cost=StepCost(64, phase, phase, phase, 1000, 10))
+    saved = str(save_profile(make_profile(cal), tmp_path / "p.json"))
+    monkeypatch.setattr(advisor.profiling, "add_calibration", lambda prof, w, budget_s, progress: prof)
+    code, out, err = run(capsys, "recommend", "--dataset-size", "1000", "--batch-size", "640",
+                         "--profile", saved, "--local-only")
+    assert "calibrating it now (about 1.6m;" in err  # 5 s start-up + 7 x 10 s + 8 x 2.5 s

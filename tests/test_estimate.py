@@ -165,3 +165,17 @@ def test_an_uncalibrated_workload_is_counted_once():
     estimator.estimate(Workload(model="resnet50"))
     estimator.step_cost(Workload(model="resnet50"))
     assert len(calls) == 1
+
+
+def test_another_batch_of_a_calibrated_model_is_scaled_without_counting():
+    from advisor.opcount import bin_ops_impl, StepCost
+
+    phase = bin_ops_impl([("conv", 64e9, 1e8), ("memory", 64e6, 64e8)],
+                         [("conv", 128e9, 1.5e8), ("memory", 128e6, 128e8)], 64)
+    cal = make_calibration(batch=64, cost=StepCost(64, phase, phase, phase, 1000, 10))
+
+    def count(*args):
+        raise AssertionError(f"counted {args}")
+
+    cost = Estimator(make_profile(cal), count=count).step_cost(Workload(batch_size=128))
+    assert cost.batch_size == 128 and cost.train.compute_flops == 128e9

@@ -136,6 +136,10 @@ def test_progress_shows_stage_and_time_left():
     p.done("profile measured")
     text = stream.getvalue()
     assert "timing training steps" in text and "s left]" in text and text.rstrip().endswith("profile measured") and text.endswith("\n")
+    # a calibration whose fewest steps outlast its budget keeps counting down what is expected
+    long = io.StringIO()
+    Progress(30, stream=long, enabled=True, expected_s=600)("timing training steps", 1.0)
+    assert "~600 s left]" in long.getvalue() or "~599 s left]" in long.getvalue()
     quiet = io.StringIO()
     Progress(60, stream=quiet, enabled=False)("x", 0.1)
     assert quiet.getvalue() == ""
@@ -163,3 +167,13 @@ def test_training_in_a_fresh_process_returns_the_run(tmp_path):
     run = run_training_in_fresh_process(
         Workload(**TINY, dataset_size=8, epochs=1, data_dir=str(data), workers=1), "cpu")
     assert run.epochs_completed == 1 and run.seconds > 0
+
+
+def test_a_calibration_takes_its_budget_or_its_fewest_steps_whichever_is_longer():
+    from advisor.calibrate import expected_seconds_impl
+
+    assert expected_seconds_impl(60, train_step_s=0.5, eval_step_s=0.1, startup_s=5) == 65
+    # 2 warm-up + 3 timed + 1 (two half batches) + 1 profiled training steps; 1 warm-up + 3 timed
+    # + 1 half-batch pair + 1 first frozen + 2 frozen eval-sized steps
+    assert expected_seconds_impl(30, train_step_s=10, eval_step_s=3, startup_s=5) == 5 + 70 + 24
+    assert expected_seconds_impl(30, 10, 3, device="cuda:0", startup_s=0) == 80 + 27
