@@ -47,6 +47,17 @@ def test_each_bin_is_bound_by_flops_bytes_or_launches():
     assert gpu_phase_seconds(cost, a100, "fp32", EFF) == pytest.approx(0.04)
 
 
+def test_16_bit_convolutions_on_nchw_tensors_pay_their_transposes():
+    a100 = GPUS["a100-40gb"]
+    cost = PhaseCost((OpBin("conv", 10, 1e12, 777.5e9 * 0.01, 10),))  # 0.01 s of traffic at half the bandwidth
+    eff = Efficiency(tensor=0.5, simt=0.5, memory=0.5, launch_s=0.0, nchw_transpose=0.75)
+    nchw = gpu_phase_breakdown(cost, a100, "amp-fp16", eff)
+    nhwc = gpu_phase_breakdown(cost, a100, "amp-fp16", eff, channels_last=True)
+    assert nchw["memory"] - nhwc["memory"] == pytest.approx(0.0075)
+    # FP32 and TF32 convolutions read NCHW directly
+    assert gpu_phase_breakdown(cost, a100, "fp32", eff) == gpu_phase_breakdown(cost, a100, "fp32", eff, True)
+
+
 def test_faster_gpus_predict_shorter_steps():
     cost = PhaseCost((OpBin("conv", 8, 1e12, 1e9, 100), OpBin("memory", -3, 1e8, 4e9, 200)))
     times = [gpu_phase_seconds(cost, GPUS[g], "fp32", DEFAULT_GPU_EFFICIENCY)

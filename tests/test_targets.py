@@ -102,3 +102,15 @@ def test_a_reference_profile_calibrates_the_efficiency():
     parts = gpu_phase_breakdown(cost().train, CAT.gpus["a100-40gb"], "fp32", eff)
     assert parts["compute"] + parts["memory"] == pytest.approx(0.9 * 0.05, rel=0.05)
     assert reference_efficiency([ref], CAT, "t4") is None  # another architecture: not used
+
+
+def test_amp_on_nchw_tensors_says_what_channels_last_would_save():
+    # convolutions moving many bytes: their transposes cost time worth naming
+    heavy = PhaseCost((OpBin("conv", 6, 2e12, 4e10, 300), OpBin("memory", -3, 1e9, 1e10, 400)))
+    c = StepCost(64, heavy, heavy, heavy, 20_000_000, 20_000)
+    amp = gpu_estimate(Workload(precision="amp-fp16"), c, CAT.gpus["a100-40gb"], DEFAULT_GPU_EFFICIENCY,
+                       local=make_calibration(), vcpus=None, decode_images_per_s=None)
+    assert any("channels_last" in n and "faster" in n for n in amp.notes)
+    fp32 = gpu_estimate(Workload(), c, CAT.gpus["a100-40gb"], DEFAULT_GPU_EFFICIENCY,
+                        local=make_calibration(), vcpus=None, decode_images_per_s=None)
+    assert not any("channels_last" in n for n in fp32.notes)
