@@ -44,12 +44,13 @@ class CalibrationKey:
     device: str
     data_source: str  # "synthetic" or "imagefolder"
     workers: int
+    channels_last: bool = False  # profiles written before the option measured NCHW
 
     @classmethod
     def of(cls, workload: Workload, device: str) -> CalibrationKey:
         return cls(workload.model, workload.num_classes, workload.image_size, workload.batch_size,
                    workload.precision, device, workload.data_source,
-                   workload.workers if workload.data_dir else 0)
+                   workload.workers if workload.data_dir else 0, workload.channels_last)
 
 
 @dataclass(frozen=True)

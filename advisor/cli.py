@@ -32,18 +32,22 @@ def workload_options(func):
                      help="An ImageFolder (DIR/<class>/<image>) to measure JPEG decoding on."),
         click.option("--workers", type=int, default=0, show_default=True,
                      help="DataLoader worker processes (with --data)."),
+        click.option("--channels-last", is_flag=True,
+                     help="Model and inputs in torch.channels_last (NHWC), as training code that "
+                          "calls .to(memory_format=torch.channels_last) does."),
     ]
     for option in reversed(options):
         func = option(func)
     return func
 
 
-def _workload(model, num_classes, image_size, batch_size, precision, data_dir, workers, **run) -> Workload:
+def _workload(model, num_classes, image_size, batch_size, precision, data_dir, workers,
+              channels_last=False, **run) -> Workload:
     if data_dir is None and workers:
         raise UsageError("--workers needs --data: synthetic tensors are not loaded by workers.")
     return Workload(model=model, num_classes=num_classes, image_size=image_size,
                     batch_size=batch_size, precision=precision, data_dir=data_dir,
-                    workers=workers, **run)
+                    workers=workers, channels_last=channels_last, **run)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -68,8 +72,8 @@ def cli(debug):
 @click.option("--distributed", is_flag=True,
               help="Run under torchrun (one process per GPU, any number of machines): every machine "
                    "measures itself, rank 0 writes one cluster profile.")
-def profile(model, num_classes, image_size, batch_size, precision, data_dir, workers, device,
-            budget_s, output, fmt, show, nproc, distributed):
+def profile(model, num_classes, image_size, batch_size, precision, data_dir, workers, channels_last,
+            device, budget_s, output, fmt, show, nproc, distributed):
     """Measure this machine and save its profile."""
     from advisor.profile import load_profile, save_profile
 
@@ -77,7 +81,8 @@ def profile(model, num_classes, image_size, batch_size, precision, data_dir, wor
         prof = load_profile(output)
         _print_profile(prof, fmt)
         return
-    workload = _workload(model, num_classes, image_size, batch_size, precision, data_dir, workers)
+    workload = _workload(model, num_classes, image_size, batch_size, precision, data_dir, workers,
+                         channels_last)
     if output is not None:
         _check_writable(output)
     if distributed:
@@ -264,8 +269,8 @@ def estimate_options(func):
               help="Keep the global batch fixed (per-GPU batch = this / GPUs); default: --batch-size is per GPU.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 def recommend(dataset_size, epochs, valid_fraction, frozen_epochs, model, num_classes, image_size,
-              batch_size, precision, data_dir, workers, profile_path, no_calibrate, budget_s,
-              objective, max_cost, deadline, providers, targets, spot, top, local_only,
+              batch_size, precision, data_dir, workers, channels_last, profile_path, no_calibrate,
+              budget_s, objective, max_cost, deadline, providers, targets, spot, top, local_only,
               catalog_files, plot_path, gpus, nodes, global_batch, fmt):
     """Predict the training time of a workload here and on cloud GPUs, price it, recommend."""
     from advisor.advise import advise
@@ -275,7 +280,7 @@ def recommend(dataset_size, epochs, valid_fraction, frozen_epochs, model, num_cl
     from advisor.report import recommend_csv, recommend_json, recommend_table
 
     workload = _workload(model, num_classes, image_size, batch_size, precision, data_dir, workers,
-                         dataset_size=dataset_size, epochs=epochs, valid_fraction=valid_fraction,
+                         channels_last, dataset_size=dataset_size, epochs=epochs, valid_fraction=valid_fraction,
                          frozen_epochs=frozen_epochs)
     if max_cost is not None and not max_cost >= 0:
         raise UsageError(f"--max-cost {max_cost:g} must be zero or more US dollars.")
@@ -354,8 +359,8 @@ def catalog_offers(providers, gpu, catalog_files, fmt):
               help="Append the result to this CSV file (a history of predictions on this machine).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def validate(dataset_size, epochs, valid_fraction, frozen_epochs, model, num_classes, image_size,
-             batch_size, precision, data_dir, workers, device, profile_path, no_calibrate, budget_s,
-             max_seconds, yes, record, fmt):
+             batch_size, precision, data_dir, workers, channels_last, device, profile_path,
+             no_calibrate, budget_s, max_seconds, yes, record, fmt):
     """Predict a workload's training time, then train it here and compare."""
     import json
 
@@ -367,7 +372,7 @@ def validate(dataset_size, epochs, valid_fraction, frozen_epochs, model, num_cla
                                   completed_workload, validation_table)
 
     workload = _workload(model, num_classes, image_size, batch_size, precision, data_dir, workers,
-                         dataset_size=dataset_size, epochs=epochs, valid_fraction=valid_fraction,
+                         channels_last, dataset_size=dataset_size, epochs=epochs, valid_fraction=valid_fraction,
                          frozen_epochs=frozen_epochs)
     if record:
         check_record_file(record)

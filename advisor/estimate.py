@@ -251,6 +251,7 @@ def closest_calibration(profile: Profile, workload: Workload) -> Calibration | N
         k = c.key
         return (k.model == workload.model, k.data_source == workload.data_source,
                 k.workers == workload.workers, k.precision == workload.precision,
+                k.channels_last == workload.channels_last,
                 k.batch_size == workload.batch_size, -abs(k.image_size - workload.image_size))
 
     candidates = [c for c in profile.calibrations if c.step_cost is not None]

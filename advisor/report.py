@@ -123,7 +123,7 @@ def short_gpu(name: str) -> str:
 def recommend_table(payload: dict) -> str:
     w = payload["workload"]
     head = (f"Workload: {w['model']} {w['image_size']}x{w['image_size']}, batch {w['batch_size']}, "
-            f"{w['precision']}, {w['dataset_size']} images ({w['train_images']} train / "
+            f"{w['precision']}{', channels_last' if w.get('channels_last') else ''}, {w['dataset_size']} images ({w['train_images']} train / "
             f"{w['valid_images']} valid), {w['epochs']} epoch(s)"
             + (f" + {w['frozen_epochs']} frozen" if w["frozen_epochs"] else "")
             + f", {w['data_source']} data")
@@ -320,7 +320,7 @@ def profile_summary(profile) -> str:
         k = c.key
         split = c.op_split
         rows.append([
-            k.model, f"{k.image_size}", f"{k.batch_size}", k.precision,
+            k.model, f"{k.image_size}", f"{k.batch_size}", k.precision + (" nhwc" if k.channels_last else ""),
             k.data_source + (f"/{k.workers}w" if k.data_source != "synthetic" else ""),
             f"{c.train_images_per_s:.1f} ±{100 * c.train_step_seconds.relative_iqr / 2:.0f}%",
             f"{c.eval_images_per_s:.1f}", f"{c.first_steps_overhead_seconds:.1f}",

@@ -64,16 +64,17 @@ def gpu_estimate(workload: Workload, cost: StepCost, spec: GpuSpec, eff: Efficie
         full = full.with_(batch_size=workload.batch_size)
     prec = workload.precision
     b = workload.batch_size
-    parts = {phase: gpu_phase_breakdown(getattr(cost, phase), spec, prec, eff)
+    nhwc = workload.channels_last
+    parts = {phase: gpu_phase_breakdown(getattr(cost, phase), spec, prec, eff, nhwc)
              for phase in ("train", "eval", "frozen")}
     steps = {phase: sum(p.values()) for phase, p in parts.items()}
     notes = precision_notes(spec, prec)
     notes.append(f"predicted from {spec.name} specifications ({eff.source})")
-    nhwc = gpu_phase_seconds(cost.train, spec, prec, eff, channels_last=True)
-    if nhwc < 0.95 * steps["train"]:
+    with_nhwc = gpu_phase_seconds(cost.train, spec, prec, eff, channels_last=True)
+    if not nhwc and with_nhwc < 0.95 * steps["train"]:
         notes.append(f"16-bit convolutions on NCHW tensors transpose their activations: "
-                     f"model.to(memory_format=torch.channels_last) and channels_last inputs would "
-                     f"train about {steps['train'] / nhwc:.2f}x faster (est.)")
+                     f"--channels-last (model and inputs in torch.channels_last) would train "
+                     f"about {steps['train'] / with_nhwc:.2f}x faster (est.)")
     alone = steps["train"]
     ddp = frozen_ddp = None
     if dp is not None and dp.world > 1 and comm is not None:
@@ -113,7 +114,7 @@ def gpu_estimate(workload: Workload, cost: StepCost, spec: GpuSpec, eff: Efficie
                      f" the largest batch that fits is about {fit}")
     cal = Calibration(
         key=CalibrationKey(workload.model, workload.num_classes, workload.image_size, b, prec,
-                           f"gpu:{spec.id}", workload.data_source, workload.workers),
+                           f"gpu:{spec.id}", workload.data_source, workload.workers, nhwc),
         requested_batch_size=b,
         train_step_seconds=Samples((fed["train"],)), eval_step_seconds=Samples((fed["eval"],)),
         frozen_step_seconds=Samples((fed["frozen"],)),

@@ -72,7 +72,9 @@ class Trainer:
         torch.backends.cudnn.allow_tf32 = self.spec.cudnn_allow_tf32
         torch.backends.cuda.matmul.allow_tf32 = self.spec.matmul_allow_tf32
         torch.backends.cudnn.benchmark = self.device.type == "cuda"
-        self.model = build_model(workload.model, workload.num_classes, workload.image_size).to(self.device)
+        self.memory_format = torch.channels_last if workload.channels_last else torch.contiguous_format
+        self.model = build_model(workload.model, workload.num_classes, workload.image_size).to(
+            self.device, memory_format=self.memory_format)
         self.head = classifier_head(self.model)
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.01, momentum=0.9)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.spec.grad_scaler)
@@ -97,7 +99,7 @@ class Trainer:
 
     def train_step(self, x, y) -> None:
         self.model.train()
-        x = x.to(self.device, non_blocking=True)
+        x = x.to(self.device, non_blocking=True, memory_format=self.memory_format)
         y = y.to(self.device, non_blocking=True)
         with self._autocast():
             loss = self.loss_fn(self.model(x), y)
@@ -109,7 +111,7 @@ class Trainer:
     def eval_step(self, x) -> None:
         self.model.eval()
         with self.torch.no_grad(), self._autocast():
-            self.model(x.to(self.device, non_blocking=True))
+            self.model(x.to(self.device, non_blocking=True, memory_format=self.memory_format))
 
 
 # -- data ---------------------------------------------------------------------------------------

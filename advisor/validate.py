@@ -20,8 +20,10 @@ RECORD_FIELDS = (
     "precision", "dataset_size", "valid_fraction", "epochs", "frozen_epochs", "data_source",
     "workers", "basis", "predicted_s", "predicted_low_s", "predicted_high_s", "measured_s",
     "error_pct", "inside_band", "predicted_train_images_per_s", "measured_train_images_per_s",
-    "epochs_completed", "interrupted", "advisor_version",
+    "epochs_completed", "interrupted", "advisor_version", "channels_last",
 )
+# record files written before the channels_last column keep their columns
+EARLIER_RECORD_FIELDS = (RECORD_FIELDS[:-1],)
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ class Validation:
             "predicted_low_s": round(e.seconds_low, 3), "predicted_high_s": round(e.seconds_high, 3),
             "measured_s": round(r.seconds, 3), "error_pct": round(100 * self.error, 2),
             "inside_band": self.inside_band,
-            "predicted_train_images_per_s": round(e.train_images_per_s, 3),
+            "predicted_train_images_per_s": round(e.train_images_per_s, 3), "channels_last": w.channels_last,
             "measured_train_images_per_s": round(r.train_images_per_s, 3),
             "epochs_completed": r.epochs_completed, "interrupted": r.interrupted,
             "advisor_version": advisor_version,
@@ -80,13 +82,20 @@ def completed_workload(workload, epochs_completed: int):
     return workload.with_(frozen_epochs=frozen, epochs=epochs_completed - frozen)
 
 
+def _record_header(p: Path) -> tuple[str, ...] | None:
+    if not p.exists():
+        return None
+    with p.open(newline="", encoding="utf-8") as f:
+        header = next(csv.reader(f), None)
+    return None if header is None else tuple(header)
+
+
 def check_record_file(path: str | os.PathLike) -> None:
     """Fail before training, not after, when the record file cannot be appended to."""
     p = Path(path)
     if p.exists():
-        with p.open(newline="", encoding="utf-8") as f:
-            header = next(csv.reader(f), None)
-        if header is not None and tuple(header) != RECORD_FIELDS:
+        header = _record_header(p)
+        if header is not None and header != RECORD_FIELDS and header not in EARLIER_RECORD_FIELDS:
             raise UsageError(
                 f"--record {p}: the file has other columns than advisor's records "
                 f"({', '.join(header[:4])}, ...); give a new file or an earlier record file."
@@ -103,7 +112,7 @@ def append_record(path: str | os.PathLike, row: dict) -> Path:
     check_record_file(p)
     old = p.read_text(encoding="utf-8") if p.exists() else ""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=RECORD_FIELDS)
+    writer = csv.DictWriter(buf, fieldnames=_record_header(p) or RECORD_FIELDS, extrasaction="ignore")
     if not old:
         writer.writeheader()
     writer.writerow(row)

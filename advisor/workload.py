@@ -37,6 +37,9 @@ class Workload:
     frozen_epochs: int = 0
     data_dir: str | None = None  # a torchvision ImageFolder; None means synthetic tensors
     workers: int = 0
+    # model and inputs in torch.channels_last (NHWC): what cuDNN's 16-bit tensor-core
+    # convolutions work in; PyTorch's default is NCHW
+    channels_last: bool = False
 
     def __post_init__(self) -> None:
         validate_workload(self)
@@ -111,6 +114,8 @@ def validate_workload(w: Workload) -> None:
         raise UsageError(f"number of classes {w.num_classes!r} must be at least 2.")
     if not isinstance(w.workers, int) or w.workers < 0:
         raise UsageError(f"workers {w.workers!r} must be 0 (load in the main process) or more.")
+    if not isinstance(w.channels_last, bool):
+        raise UsageError(f"channels_last {w.channels_last!r} must be true or false.")
     check_precision(w.precision)
     if not w.model or not isinstance(w.model, str):
         raise UsageError("model name is empty; give a torchvision model name such as resnet34.")

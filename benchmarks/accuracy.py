@@ -46,6 +46,7 @@ def workloads(data_dir: str) -> list[Workload]:
         Workload(model="convnext_tiny", image_size=64, batch_size=16, dataset_size=400, epochs=1, frozen_epochs=1),
         Workload(model="vit_b_16", image_size=224, batch_size=8, dataset_size=96, epochs=1),
         Workload(model="resnet18", image_size=128, batch_size=32, dataset_size=600, epochs=1, precision="amp-bf16"),
+        Workload(model="resnet18", image_size=112, batch_size=32, dataset_size=1000, epochs=2, channels_last=True),
     ]
     jpeg = [
         Workload(model="resnet18", image_size=64, batch_size=32, dataset_size=600, epochs=2,
@@ -79,7 +80,8 @@ def main() -> int:
         err = (est.seconds - run.seconds) / run.seconds
         scaled_err = (scaled.seconds - run.seconds) / run.seconds
         rows.append({
-            "model": w.model, "image_size": w.image_size, "batch": w.batch_size, "precision": w.precision,
+            "model": w.model, "image_size": w.image_size, "batch": w.batch_size,
+            "precision": w.precision + (" nhwc" if w.channels_last else ""),
             "data": w.data_source + (f"/{w.workers}w" if w.data_dir else ""),
             "images": w.dataset_size, "epochs": w.epochs, "frozen": w.frozen_epochs,
             "predicted_s": round(est.seconds, 1), "low_s": round(est.seconds_low, 1),

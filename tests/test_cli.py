@@ -286,3 +286,14 @@ def test_calibrating_a_missing_workload_says_how_long_its_fewest_steps_take(caps
     code, out, err = run(capsys, "recommend", "--dataset-size", "1000", "--batch-size", "640",
                          "--profile", saved, "--local-only")
     assert "calibrating it now (about 1.6m;" in err  # 5 s start-up + 7 x 10 s + 8 x 2.5 s
+
+
+def test_channels_last_is_part_of_the_workload(capsys, saved_profile):
+    code, out, err = run(capsys, "recommend", "--dataset-size", "1000", "--channels-last", "--profile",
+                         saved_profile, "--no-calibrate", "--format", "json", "--provider", "gcp")
+    assert code == 0, err
+    payload = json.loads(out)
+    assert payload["workload"]["channels_last"] is True
+    code, out, err = run(capsys, "recommend", "--dataset-size", "1000", "--channels-last", "--profile",
+                         saved_profile, "--no-calibrate", "--local-only")
+    assert "fp32, channels_last," in out

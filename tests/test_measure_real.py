@@ -177,3 +177,17 @@ def test_a_calibration_takes_its_budget_or_its_fewest_steps_whichever_is_longer(
     # + 1 half-batch pair + 1 first frozen + 2 frozen eval-sized steps
     assert expected_seconds_impl(30, train_step_s=10, eval_step_s=3, startup_s=5) == 5 + 70 + 24
     assert expected_seconds_impl(30, 10, 3, device="cuda:0", startup_s=0) == 80 + 27
+
+
+def test_channels_last_trains_the_model_and_inputs_in_nhwc():
+    import torch
+
+    from advisor.training import Trainer, synthetic_batch
+
+    w = Workload(**TINY, channels_last=True)
+    trainer = Trainer(w, "cpu")
+    conv = next(m for m in trainer.model.modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    trainer.train_step(*synthetic_batch(w, "cpu"))
+    (cal,) = calibrate(w, "cpu", budget_s=5)
+    assert cal.key.channels_last and cal.train_step_seconds.n >= 3

@@ -86,3 +86,12 @@ def test_output_in_a_read_only_directory(tmp_path):
     ro.chmod(0o500)
     with pytest.raises(UsageError, match="not writable"):
         save_profile(make_profile(), ro / "p.json")
+
+
+def test_a_profile_from_before_the_layout_option_loads_as_nchw(tmp_path):
+    path = save_profile(make_profile(make_calibration()), tmp_path / "p.json")
+    data = json.loads(path.read_text())
+    for cal in data["calibrations"]:
+        del cal["key"]["channels_last"]
+    path.write_text(json.dumps(data))
+    assert load_profile(path).calibrations[0].key.channels_last is False

@@ -114,3 +114,14 @@ def test_amp_on_nchw_tensors_says_what_channels_last_would_save():
     fp32 = gpu_estimate(Workload(), c, CAT.gpus["a100-40gb"], DEFAULT_GPU_EFFICIENCY,
                         local=make_calibration(), vcpus=None, decode_images_per_s=None)
     assert not any("channels_last" in n for n in fp32.notes)
+
+
+def test_a_channels_last_workload_pays_no_transposes_and_is_not_told_to_switch():
+    heavy = PhaseCost((OpBin("conv", 6, 2e12, 4e10, 300), OpBin("memory", -3, 1e9, 1e10, 400)))
+    c = StepCost(64, heavy, heavy, heavy, 20_000_000, 20_000)
+    args = dict(local=make_calibration(), vcpus=None, decode_images_per_s=None)
+    nchw = gpu_estimate(Workload(precision="amp-fp16"), c, CAT.gpus["a100-40gb"], DEFAULT_GPU_EFFICIENCY, **args)
+    nhwc = gpu_estimate(Workload(precision="amp-fp16", channels_last=True), c, CAT.gpus["a100-40gb"],
+                        DEFAULT_GPU_EFFICIENCY, **args)
+    assert nhwc.train_images_per_s > nchw.train_images_per_s
+    assert not any("channels_last" in n for n in nhwc.notes)

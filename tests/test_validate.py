@@ -60,6 +60,17 @@ def test_record_file_gets_a_header_once_and_rows_appended(tmp_path):
     assert rows[0]["measured_s"] == "20.0" and rows[0]["model"] == "resnet34"
 
 
+def test_a_record_file_from_before_the_channels_last_column_keeps_its_columns(tmp_path):
+    e = estimate_impl(Workload(dataset_size=640, epochs=1), make_calibration(), accelerator="CPU")
+    row = Validation(e, _run(20.0)).record_row("host", "0.1.0")
+    path = tmp_path / "history.csv"
+    earlier = RECORD_FIELDS[:-1]
+    path.write_text(",".join(earlier) + "\n" + ",".join(str(row[k]) for k in earlier) + "\n")
+    append_record(path, row)
+    rows = list(csv.DictReader(path.open()))
+    assert len(rows) == 2 and tuple(rows[1]) == earlier and rows[1]["measured_s"] == "20.0"
+
+
 def test_record_file_of_another_kind_is_refused(tmp_path):
     path = tmp_path / "other.csv"
     path.write_text("a,b,c\n1,2,3\n")

@@ -35,6 +35,7 @@ def test_no_validation_split():
     ({"image_size": 2}, "image size 2"),
     ({"workers": -1}, "workers -1"),
     ({"precision": "fp8"}, "unknown precision 'fp8'"),
+    ({"channels_last": "yes"}, "channels_last 'yes' must be true or false"),
     ({"dataset_size": 1, "valid_fraction": 0.9}, "leaves no training images"),
 ])
 def test_bad_values_name_the_value_and_what_is_valid(changes, fragment):
