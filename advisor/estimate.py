@@ -289,13 +289,10 @@ class Estimator:
         key = (workload.model, workload.num_classes, workload.image_size, workload.batch_size,
                workload.precision)
         if key not in self._counted and workload.batch_size > 1:
-            # the same model at another batch, counted before: scaled without torch. (A batch of
-            # one dispatches other matmul paths and is counted as it is.)
-            known = [c.step_cost for c in self.profile.calibrations if c.step_cost is not None
-                     and (c.key.model, c.key.num_classes, c.key.image_size, c.key.precision)
-                     == (key[0], key[1], key[2], key[4])] + [
-                cost for k, cost in self._counted.items() if k[:3] + k[4:] == key[:3] + key[4:]]
-            scaled = next((c.at_batch(workload.batch_size) for c in known if c.scalable and c.batch_size > 1), None)
+            # the same model counted at another batch is scaled, without torch (a batch of one
+            # dispatches other matmul paths and is counted as it is)
+            scaled = next((c.at_batch(workload.batch_size) for c in self._known_costs(key)
+                           if c.scalable and c.batch_size > 1), None)
             if scaled is not None:
                 self._counted[key] = scaled
         if key not in self._counted:
@@ -305,6 +302,14 @@ class Estimator:
                 self._count = count_step
             self._counted[key] = self._count(*key)
         return self._counted[key]
+
+    def _known_costs(self, key: tuple) -> list[StepCost]:
+        """Costs counted for the model of `key` (model, classes, size, batch, precision) at
+        any batch: its calibrations' and those counted before."""
+        same = lambda k: k[:3] + k[4:] == key[:3] + key[4:]  # noqa: E731 - all but the batch
+        calibrated = [c.step_cost for c in self.profile.calibrations if c.step_cost is not None and same(
+            (c.key.model, c.key.num_classes, c.key.image_size, c.key.batch_size, c.key.precision))]
+        return calibrated + [cost for k, cost in self._counted.items() if same(k)]
 
     def calibration_for(self, workload: Workload) -> Calibration | None:
         return self.profile.find(CalibrationKey.of(self.resolve(workload), self.profile.device))
