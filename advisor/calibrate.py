@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
+from advisor.errors import UsageError
 from advisor.opcount import COMPUTE_OPS, StepCost
 from advisor.stats import Samples
 from advisor.workload import Workload
@@ -236,13 +237,19 @@ def expected_seconds_impl(budget_s: float, train_step_s: float, eval_step_s: flo
     return startup_s + max(budget_s, train_steps * train_step_s + eval_steps * eval_step_s)
 
 
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
+
+
 def calibrate(workload: Workload, device: str, budget_s: float = 60.0,
               progress: Progress | None = None, timer=time.perf_counter,
-              step_cost: StepCost | None = None) -> list[Calibration]:
+              step_cost: StepCost | None = None, max_seconds: float | None = None) -> list[Calibration]:
     """Measure the workload's training on `device`; halves the batch on CUDA out-of-memory.
 
     Returns the synthetic-data calibration and, when the workload reads an ImageFolder, the
-    loader-fed one as well (the synthetic steps are measured on the way).
+    loader-fed one as well (the synthetic steps are measured on the way). With `max_seconds`,
+    a calibration whose fewest steps would take longer, judged by its first training step,
+    stops there with a usage error saying how long it would take.
     """
     import torch
 
@@ -250,7 +257,8 @@ def calibrate(workload: Workload, device: str, budget_s: float = 60.0,
     notes: list[str] = []
     while True:
         try:
-            cals = _calibrate_once(workload.with_(batch_size=batch), device, budget_s, progress, timer)
+            cals = _calibrate_once(workload.with_(batch_size=batch), device, budget_s, progress, timer,
+                                   max_seconds)
             break
         except (RuntimeError, torch.cuda.OutOfMemoryError) as exc:
             if not _is_oom(exc) or batch == 1:
@@ -266,25 +274,27 @@ def calibrate(workload: Workload, device: str, budget_s: float = 60.0,
 
 def calibrate_in_fresh_process(workload: Workload, device: str, budget_s: float = 60.0,
                                 progress: Progress | None = None,
-                                step_cost: StepCost | None = None) -> list[Calibration]:
+                                step_cost: StepCost | None = None,
+                                max_seconds: float | None = None) -> list[Calibration]:
     """`calibrate` in a new interpreter, which trains as a user's fresh training script does
     (see advisor.isolation); the interpreter's start-up counts against the budget."""
     from advisor.isolation import run_in_fresh_process
 
     request = {"workload": asdict(workload), "device": device,
-               "deadline_unix_s": time.time() + budget_s}
+               "deadline_unix_s": time.time() + budget_s, "max_seconds": max_seconds}
     dicts = run_in_fresh_process("advisor.calibrate:_calibrate_request", request, progress)
     return [replace(Calibration.from_dict(d), step_cost=step_cost) for d in dicts]
 
 
 def _calibrate_request(workload: dict, device: str, deadline_unix_s: float,
-                       progress: Progress) -> list[dict]:
+                       progress: Progress, max_seconds: float | None = None) -> list[dict]:
     budget_s = max(3.0, deadline_unix_s - time.time())
-    return [c.to_dict() for c in calibrate(Workload(**workload), device, budget_s, progress)]
+    return [c.to_dict() for c in calibrate(Workload(**workload), device, budget_s, progress,
+                                           max_seconds=max_seconds)]
 
 
 def _calibrate_once(w: Workload, device: str, budget_s: float, progress: Progress | None,
-                    timer) -> list[Calibration]:
+                    timer, max_seconds: float | None = None) -> list[Calibration]:
     import psutil
     import torch
 
@@ -318,7 +328,17 @@ def _calibrate_once(w: Workload, device: str, budget_s: float, progress: Progres
 
     notes: list[str] = []
     say("warm-up training steps", used())
-    warm = _timed(step, sync, timer, WARMUP_TRAIN_STEPS["cuda" if cuda else "cpu"])
+    warm = _timed(step, sync, timer, 1)
+    if max_seconds is not None:
+        # a first step includes set-up, so this errs long; an eval step is about a third of one
+        expected = expected_seconds_impl(budget_s, warm[0], warm[0] / 3, device, startup_s=timer() - t0)
+        if expected > max_seconds:
+            raise UsageError(
+                f"calibrating {w.model} {w.image_size}px batch {w.batch_size} {w.precision} here would "
+                f"take about {_minutes(expected)} (its first training step took {warm[0]:.0f} s); "
+                "pass --no-calibrate to scale from the profile instead, or measure it once with "
+                "`advisor profile` and these options.")
+    warm += _timed(step, sync, timer, WARMUP_TRAIN_STEPS["cuda" if cuda else "cpu"] - 1)
     say("timing training steps", used())
     train = _time_steps(step, sync, timer, min_n=MIN_TRAIN_STEPS, max_n=200, deadline=deadline["train"])
     train_samples = Samples(tuple(train))

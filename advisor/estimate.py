@@ -17,7 +17,7 @@ from advisor.distributed import (CommModel, DataParallel, DdpStep, ddp_step_impl
                                  shard_workload_impl)
 from advisor.errors import RuntimeFailure, UsageError
 from advisor.opcount import PhaseCost, StepCost
-from advisor.precision import resolve_precision
+from advisor.precision import EMULATED_SLOWDOWN, half_precision_slowdown_impl, resolve_precision
 from advisor.profile import Profile
 from advisor.roofline import fit_rates, phase_seconds
 from advisor.stats import Samples
@@ -336,7 +336,14 @@ class Estimator:
         note = (f"not calibrated, so only rough: scaled by counted work from {k.model} "
                 f"{k.image_size}px batch {k.batch_size} {k.precision}; drop --no-calibrate (or run "
                 "`advisor profile` with these options) for a measured estimate")
-        return ref, factors, "scaled", (note,)
+        notes = (note,)
+        slowdown = half_precision_slowdown_impl(self.profile.microbenchmarks.matmul_flops_per_s,
+                                                workload.precision)
+        if slowdown is not None and slowdown > EMULATED_SLOWDOWN:
+            notes += (f"{workload.precision}: its 16-bit matrix multiplies ran {slowdown:.0f}x slower than "
+                      "FP32 ones here (no hardware arithmetic for them): training in it here would be "
+                      "far slower than this scaled estimate",)
+        return ref, factors, "scaled", notes
 
     def estimate(self, workload: Workload) -> Estimate:
         workload = self.resolve(workload)

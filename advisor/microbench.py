@@ -146,8 +146,13 @@ def run_microbenchmarks(device: str, compute_capability: tuple[int, int] | None 
     """All micro-benchmarks that apply to `device` ("cpu" or "cuda:N"); a few seconds in all."""
     host = host_memory_bandwidth()
     if not device.startswith("cuda"):
-        return MicroBenchmarks(host, matmul_flops_per_s={"fp32": matmul_throughput("cpu", "fp32", 1024)},
-                               op_overhead_s=op_overhead("cpu"))
+        # 16-bit types too: a CPU without float16 arithmetic runs it ~100x slower, which a
+        # calibration in amp-fp16 would otherwise find out only after many minutes (small n:
+        # an emulated 1024^3 multiply alone takes a second)
+        matmuls = {"fp32": matmul_throughput("cpu", "fp32", 1024),
+                   "bf16": matmul_throughput("cpu", "bf16", 256),
+                   "fp16": matmul_throughput("cpu", "fp16", 256)}
+        return MicroBenchmarks(host, matmul_flops_per_s=matmuls, op_overhead_s=op_overhead("cpu"))
     matmuls = {"fp32-strict": matmul_throughput(device, "fp32-strict", 4096)}
     cc = compute_capability or (0, 0)
     if cc >= (8, 0):

@@ -65,3 +65,22 @@ def resolve_precision(name: str, device_type: str, compute_capability: tuple[int
     if compute_capability >= (7, 0):
         return "amp-fp16"
     return "fp32"
+
+
+# 16-bit matrix multiplies this many times slower than FP32 mean the device has no arithmetic
+# for that type and converts or emulates it (float16 on a CPU without AVX512-FP16 or AMX-FP16,
+# e.g. a 2-core AVX-512 AMD EPYC VM: 1-3 GFLOP/s against about 200 in FP32, and a resnet18
+# training step 46x slower)
+EMULATED_SLOWDOWN = 10.0
+MATMUL_DTYPE = {"amp-fp16": "fp16", "amp-bf16": "bf16"}
+
+
+def half_precision_slowdown_impl(matmul_flops_per_s: dict | None, precision: str) -> float | None:
+    """How many times slower the precision's 16-bit matmuls ran than FP32 ones in a profile's
+    micro-benchmarks (`{"fp32": Samples, "fp16": Samples, ...}`); None when not measured."""
+    rates = matmul_flops_per_s or {}
+    dtype = MATMUL_DTYPE.get(precision)
+    fp32 = rates.get("fp32") or rates.get("fp32-strict")
+    if dtype is None or dtype not in rates or fp32 is None or rates[dtype].median <= 0:
+        return None
+    return fp32.median / rates[dtype].median

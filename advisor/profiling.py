@@ -150,13 +150,15 @@ def profile_cluster(workload: Workload | None, device: str, budget_s: float,
 
 
 def add_calibration(profile: Profile, workload: Workload, budget_s: float,
-                    progress: Progress | None = None, fresh_process: bool = True) -> Profile:
-    """Calibrate one more workload on the profile's device and return the updated profile."""
+                    progress: Progress | None = None, fresh_process: bool = True,
+                    max_seconds: float | None = None) -> Profile:
+    """Calibrate one more workload on the profile's device and return the updated profile;
+    with `max_seconds`, refuse (usage error) one that would take longer (see calibrate)."""
     from advisor.opcount import count_step
 
     check_workload_runs(workload)
     cost = count_step(workload.model, workload.num_classes, workload.image_size,
                       workload.batch_size, workload.precision)
     run = calibrate_in_fresh_process if fresh_process else calibrate
-    cals = run(workload, profile.device, budget_s, progress, step_cost=cost)
+    cals = run(workload, profile.device, budget_s, progress, step_cost=cost, max_seconds=max_seconds)
     return profile.with_calibrations(cals)

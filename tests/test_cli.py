@@ -282,7 +282,7 @@ def test_calibrating_a_missing_workload_says_how_long_its_fewest_steps_take(caps
                          [("conv", 128e9, 128e6), ("memory", 0.0, 128e7)], 64)
     cal = make_calibration(batch=64, cost=StepCost(64, phase, phase, phase, 1000, 10))
     saved = str(save_profile(make_profile(cal), tmp_path / "p.json"))
-    monkeypatch.setattr(advisor.profiling, "add_calibration", lambda prof, w, budget_s, progress: prof)
+    monkeypatch.setattr(advisor.profiling, "add_calibration", lambda prof, w, budget_s, progress, **kw: prof)
     code, out, err = run(capsys, "recommend", "--dataset-size", "1000", "--batch-size", "640",
                          "--profile", saved, "--local-only")
     assert "calibrating it now (about 1.6m;" in err  # 5 s start-up + 7 x 10 s + 8 x 2.5 s
@@ -297,3 +297,23 @@ def test_channels_last_is_part_of_the_workload(capsys, saved_profile):
     code, out, err = run(capsys, "recommend", "--dataset-size", "1000", "--channels-last", "--profile",
                          saved_profile, "--no-calibrate", "--local-only")
     assert "fp32, channels_last," in out
+
+
+def test_fp16_on_a_cpu_without_fp16_arithmetic_is_not_calibrated_on_the_spot(capsys, tmp_path):
+    from dataclasses import replace
+
+    from advisor.stats import Samples
+
+    prof = make_profile(make_calibration())
+    slow_fp16 = {"fp32": Samples((200e9,)), "fp16": Samples((2e9,))}
+    prof = replace(prof, microbenchmarks=replace(prof.microbenchmarks, matmul_flops_per_s=slow_fp16))
+    saved = str(save_profile(prof, tmp_path / "p.json"))
+    code, out, err = run(capsys, "recommend", "--dataset-size", "1000", "--precision", "amp-fp16",
+                         "--profile", saved, "--local-only")
+    assert code == 2 and "100x slower than fp32" in err and "--no-calibrate" in err
+    assert len(err.strip().splitlines()) == 1
+    code, out, err = run(capsys, "recommend", "--dataset-size", "1000", "--precision", "amp-fp16",
+                         "--profile", saved, "--local-only", "--no-calibrate", "--format", "json")
+    assert code == 0, err
+    (local,) = json.loads(out)["options"]
+    assert any("far slower than this scaled estimate" in n for n in local["notes"])

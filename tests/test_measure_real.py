@@ -112,11 +112,11 @@ def test_out_of_memory_halves_the_batch_and_says_so(monkeypatch):
     tried = []
     real = calibrate_module._calibrate_once
 
-    def fake_once(w, device, budget_s, progress, timer):
+    def fake_once(w, device, budget_s, progress, timer, max_seconds=None):
         tried.append(w.batch_size)
         if w.batch_size > 2:
             raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return real(w, device, budget_s, progress, timer)
+        return real(w, device, budget_s, progress, timer, max_seconds)
 
     monkeypatch.setattr(calibrate_module, "_calibrate_once", fake_once)
     (cal,) = calibrate(Workload(**{**TINY, "batch_size": 8}), "cpu", budget_s=5)
@@ -191,3 +191,13 @@ def test_channels_last_trains_the_model_and_inputs_in_nhwc():
     trainer.train_step(*synthetic_batch(w, "cpu"))
     (cal,) = calibrate(w, "cpu", budget_s=5)
     assert cal.key.channels_last and cal.train_step_seconds.n >= 3
+
+
+def test_a_calibration_that_would_run_for_ages_stops_after_its_first_step_and_says_so():
+    from advisor.errors import UsageError
+
+    slow = FakeClock(step=100.0)  # every step appears to take 100 s
+    with pytest.raises(UsageError, match=r"would take about \d+ min .*first training step took 100 s.*--no-calibrate"):
+        calibrate(Workload(**TINY), "cpu", budget_s=5, timer=slow, max_seconds=600)
+    (cal,) = calibrate(Workload(**TINY), "cpu", budget_s=5, max_seconds=600)  # a quick one is not refused
+    assert cal.train_step_seconds.n >= 3

@@ -28,3 +28,14 @@ def test_explicit_precision_is_kept():
 def test_unknown_precision():
     with pytest.raises(UsageError, match="valid: fp32, fp32-strict"):
         resolve_precision("half", "cpu", None)
+
+
+def test_a_16_bit_type_without_arithmetic_shows_as_a_slowdown_against_fp32():
+    from advisor.precision import half_precision_slowdown_impl
+    from advisor.stats import Samples
+
+    rates = {"fp32": Samples((200e9,)), "bf16": Samples((700e9,)), "fp16": Samples((2e9,))}
+    assert half_precision_slowdown_impl(rates, "amp-fp16") == 100
+    assert half_precision_slowdown_impl(rates, "amp-bf16") == pytest.approx(200 / 700)
+    assert half_precision_slowdown_impl(rates, "fp32") is None
+    assert half_precision_slowdown_impl({"fp32": Samples((1.0,))}, "amp-fp16") is None  # not measured
