@@ -188,7 +188,7 @@ def _counting_mode():
         def __init__(self, byte_scale: float):
             super().__init__()
             self.byte_scale = byte_scale
-            self.ops: list[tuple[str, float, float]] = []  # (class, flops, bytes) in dispatch order
+            self.ops: list[tuple[str, str, float, float]] = []  # (class, op, flops, bytes) in dispatch order
 
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
@@ -209,27 +209,28 @@ def _counting_mode():
             if cls == "memory" and not flops:
                 # elementwise work: about one operation per output element
                 flops = float(sum(t.numel() for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)))
-            self.ops.append((cls, flops, nbytes * self.byte_scale))
+            self.ops.append((cls, name, flops, nbytes * self.byte_scale))
             return out
 
     return _Counter
 
 
 def bin_ops_impl(ops, ops_more, extra_images: int) -> PhaseCost:
-    """Bin the ops of one phase counted at a batch (`ops`) and at `extra_images` more
-    (`ops_more`), keeping each bin's per-image parts. Where the two counts dispatched different
-    ops (a batch of one takes other matmul paths), the bins have no per-image parts."""
-    paired = len(ops) == len(ops_more) and all(a[0] == b[0] for a, b in zip(ops, ops_more))
+    """Bin the ops of one phase, (class, op name, FLOPs, bytes) in dispatch order, counted at a
+    batch (`ops`) and at `extra_images` more (`ops_more`), keeping each bin's per-image parts.
+    Where the two counts dispatched different ops (reshapes turn some addmm into mm depending on
+    the batch), the bins have no per-image parts."""
+    paired = len(ops) == len(ops_more) and all(a[:2] == b[:2] for a, b in zip(ops, ops_more))
     if not paired:
         bins = {}
-        for cls, flops, nbytes in ops:
+        for cls, _, flops, nbytes in ops:
             acc = bins.setdefault((cls, intensity_bin(flops, nbytes)), [0.0, 0.0, 0])
             acc[0] += flops
             acc[1] += nbytes
             acc[2] += 1
         return PhaseCost(tuple(OpBin(c, i, f, n, o) for (c, i), (f, n, o) in sorted(bins.items())))
     bins: dict[tuple[str, int], list] = {}
-    for (cls, flops, nbytes), (_, flops_more, nbytes_more) in zip(ops, ops_more):
+    for (cls, _, flops, nbytes), (_, _, flops_more, nbytes_more) in zip(ops, ops_more):
         acc = bins.setdefault((cls, intensity_bin(flops, nbytes)), [0.0, 0.0, 0, 0.0, 0.0])
         acc[0] += flops
         acc[1] += nbytes

@@ -278,8 +278,8 @@ def test_calibrating_a_missing_workload_says_how_long_its_fewest_steps_take(caps
 
     # batch 64 trains in 1 s and validates in 0.25 s a step, all of its work per image: batch 640
     # takes 10 s and 2.5 s, and the fewest steps a calibration times outlast its 30 s budget
-    phase = bin_ops_impl([("conv", 64e9, 64e6), ("memory", 0.0, 64e7)],
-                         [("conv", 128e9, 128e6), ("memory", 0.0, 128e7)], 64)
+    phase = bin_ops_impl([("conv", "convolution", 64e9, 64e6), ("memory", "relu", 0.0, 64e7)],
+                         [("conv", "convolution", 128e9, 128e6), ("memory", "relu", 0.0, 128e7)], 64)
     cal = make_calibration(batch=64, cost=StepCost(64, phase, phase, phase, 1000, 10))
     saved = str(save_profile(make_profile(cal), tmp_path / "p.json"))
     monkeypatch.setattr(advisor.profiling, "add_calibration", lambda prof, w, budget_s, progress, **kw: prof)

@@ -170,8 +170,8 @@ def test_an_uncalibrated_workload_is_counted_once():
 def test_another_batch_of_a_calibrated_model_is_scaled_without_counting():
     from advisor.opcount import bin_ops_impl, StepCost
 
-    phase = bin_ops_impl([("conv", 64e9, 1e8), ("memory", 64e6, 64e8)],
-                         [("conv", 128e9, 1.5e8), ("memory", 128e6, 128e8)], 64)
+    phase = bin_ops_impl([("conv", "convolution", 64e9, 1e8), ("memory", "relu", 64e6, 64e8)],
+                         [("conv", "convolution", 128e9, 1.5e8), ("memory", "relu", 128e6, 128e8)], 64)
     cal = make_calibration(batch=64, cost=StepCost(64, phase, phase, phase, 1000, 10))
 
     def count(*args):
