@@ -16,7 +16,6 @@ from advisor.precision import PRECISION_CHOICES
 from advisor.workload import DEFAULT_MODEL, DEFAULT_NUM_CLASSES, Workload
 
 DEFAULT_RECALIBRATE_BUDGET_S = 30.0
-SPOT_CALIBRATION_LIMIT_S = 600.0
 
 
 def workload_options(func):
@@ -183,44 +182,18 @@ def _estimator_for(workload: Workload, profile_path: str | None, no_calibrate: b
     if estimator.calibration_for(workload) is not None:
         return estimator, workload
     if no_calibrate:
-        from advisor.profiling import check_workload_runs
+        from advisor.profiling import check_scaled_workload
 
-        # a model the profile has trained at this size is known to build: skip importing torch
-        built = any((c.key.model, c.key.num_classes, c.key.image_size)
-                    == (workload.model, workload.num_classes, workload.image_size) for c in prof.calibrations)
-        if not built or workload.data_dir:
-            check_workload_runs(workload)
+        check_scaled_workload(prof, workload)
         return estimator, workload
-    from advisor.precision import EMULATED_SLOWDOWN, MATMUL_DTYPE, half_precision_slowdown_impl
-    from advisor.profiling import add_calibration
+    from advisor.profiling import add_calibration, spot_calibration_seconds
     from advisor.progress import Progress
-
-    slowdown = half_precision_slowdown_impl(prof.microbenchmarks.matmul_flops_per_s, workload.precision)
-    if slowdown is not None and slowdown > EMULATED_SLOWDOWN:
-        dtype = MATMUL_DTYPE[workload.precision]
-        raise UsageError(
-            f"--precision {workload.precision}: this machine's {dtype} matrix multiplies ran {slowdown:.0f}x "
-            f"slower than fp32 ones (no {dtype} arithmetic), so calibrating it would take very long; "
-            "train here in another precision, or pass --no-calibrate to scale instead (other "
-            "hardware is predicted the same way either way).")
-
-    from advisor.calibrate import expected_seconds_impl
     from advisor.report import span
 
-    expected_s = budget_s
-    try:  # the scaled estimate's step times say how long the calibration's fewest steps take
-        guess = estimator.estimate(workload)
-        b = workload.batch_size
-        expected_s = expected_seconds_impl(budget_s, b / guess.train_images_per_s,
-                                           b / guess.eval_images_per_s, prof.device)
-    except UsageError:
-        pass
+    expected_s, limit_s = spot_calibration_seconds(estimator, workload, budget_s)
     click.echo(f"This workload is not in the profile: calibrating it now (about {span(expected_s)}; "
                "--no-calibrate scales instead).", err=True)
     progress = Progress(budget_s, expected_s=expected_s)
-    # a calibration of many minutes is not what a quick question asked for (16-bit floats
-    # without hardware support on a CPU, a large model at a large batch): it stops and says so
-    limit_s = max(SPOT_CALIBRATION_LIMIT_S, 10 * budget_s)
     try:
         prof = add_calibration(prof, workload, budget_s, progress, max_seconds=limit_s)
     except BaseException:

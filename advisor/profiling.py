@@ -36,6 +36,48 @@ def check_workload_runs(workload: Workload) -> None:
         check_image_folder(workload.data_dir)
 
 
+# a calibration of many minutes is not what a quick question asked for (16-bit floats without
+# hardware support on a CPU, a large model at a large batch): it stops and says so
+SPOT_CALIBRATION_LIMIT_S = 600.0
+
+
+def check_scaled_workload(profile: Profile, workload: Workload) -> None:
+    """Reject a workload that cannot run before scaling to it (--no-calibrate); a model the
+    profile has trained at this size is known to build, which spares importing torch."""
+    built = any((c.key.model, c.key.num_classes, c.key.image_size)
+                == (workload.model, workload.num_classes, workload.image_size) for c in profile.calibrations)
+    if not built or workload.data_dir:
+        check_workload_runs(workload)
+
+
+def spot_calibration_seconds(estimator, workload: Workload, budget_s: float) -> tuple[float, float]:
+    """(how long calibrating `workload` on the spot should take, the most it may take). A
+    16-bit precision without arithmetic on this device (see precision.EMULATED_SLOWDOWN) is a
+    usage error: its calibration would run for very long."""
+    from advisor.calibrate import expected_seconds_impl
+    from advisor.errors import UsageError
+    from advisor.precision import EMULATED_SLOWDOWN, MATMUL_DTYPE, half_precision_slowdown_impl
+
+    profile = estimator.profile
+    slowdown = half_precision_slowdown_impl(profile.microbenchmarks.matmul_flops_per_s, workload.precision)
+    if slowdown is not None and slowdown > EMULATED_SLOWDOWN:
+        dtype = MATMUL_DTYPE[workload.precision]
+        raise UsageError(
+            f"--precision {workload.precision}: this machine's {dtype} matrix multiplies ran {slowdown:.0f}x "
+            f"slower than fp32 ones (no {dtype} arithmetic), so calibrating it would take very long; "
+            "train here in another precision, or pass --no-calibrate to scale instead (other "
+            "hardware is predicted the same way either way).")
+    expected_s = budget_s
+    try:  # the scaled estimate's step times say how long the calibration's fewest steps take
+        guess = estimator.estimate(workload)
+        b = workload.batch_size
+        expected_s = expected_seconds_impl(budget_s, b / guess.train_images_per_s,
+                                           b / guess.eval_images_per_s, profile.device)
+    except UsageError:
+        pass
+    return expected_s, max(SPOT_CALIBRATION_LIMIT_S, 10 * budget_s)
+
+
 def profile_machine(workload: Workload | None = None, device: str = "auto", budget_s: float = 60.0,
                     progress: Progress | None = None, fresh_process: bool = True) -> Profile:
     """Measure this machine for `workload` (default: the resnet34 pets classifier).
