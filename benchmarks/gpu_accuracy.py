@@ -38,6 +38,9 @@ WORKLOADS = [
     Workload(model="resnet34", image_size=224, batch_size=64, dataset_size=4000, epochs=2),
     Workload(model="resnet34", image_size=224, batch_size=64, dataset_size=4000, epochs=2, precision="amp-bf16"),
     Workload(model="resnet18", image_size=224, batch_size=128, dataset_size=6000, epochs=2, precision="amp-fp16"),
+    # the same in channels_last: checks the NCHW-transpose share of the cross-device model
+    Workload(model="resnet18", image_size=224, batch_size=128, dataset_size=6000, epochs=2, precision="amp-fp16",
+             channels_last=True),
     Workload(model="resnet50", image_size=224, batch_size=64, dataset_size=3000, epochs=1, frozen_epochs=1,
              precision="amp-bf16"),
     Workload(model="resnet18", image_size=64, batch_size=16, dataset_size=3000, epochs=1),  # launch-bound
@@ -57,7 +60,7 @@ def slug(name: str) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda:0")
-    parser.add_argument("--quick", action="store_true", help="first three workloads only")
+    parser.add_argument("--quick", action="store_true", help="first four workloads only")
     parser.add_argument("--smoke", action="store_true",
                         help="tiny versions of the workloads: checks the script itself, e.g. on a CPU")
     parser.add_argument("--calibration-budget-s", type=float, default=10.0)
@@ -76,7 +79,7 @@ def main() -> int:
         save_profile(profile, measured_dir / f"{slug(name)}.json")
     cpu_profile = profile_machine(Workload(), device="cpu", budget_s=30) if spec is not None else None
     rows = []
-    chosen = WORKLOADS[:3] if args.quick else WORKLOADS
+    chosen = WORKLOADS[:4] if args.quick else WORKLOADS
     if args.smoke:
         chosen = [w.with_(image_size=64 if w.model != "vit_b_16" else 32, batch_size=8,
                           dataset_size=20, epochs=1) for w in chosen]
@@ -86,7 +89,8 @@ def main() -> int:
         est = Estimator(profile).estimate(w)
         run = run_training_in_fresh_process(w, profile.device)
         row = {"model": w.model, "image_size": w.image_size, "batch": w.batch_size,
-               "precision": est.workload.precision, "images": w.dataset_size, "epochs": w.epochs,
+               "precision": est.workload.precision + (" nhwc" if w.channels_last else ""),
+               "images": w.dataset_size, "epochs": w.epochs,
                "frozen": w.frozen_epochs, "measured_s": round(run.seconds, 2),
                "predicted_s": round(est.seconds, 2), "error_pct": round(100 * (est.seconds / run.seconds - 1), 1),
                "inside_band": est.seconds_low <= run.seconds <= est.seconds_high}
