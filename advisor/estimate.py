@@ -17,9 +17,10 @@ from advisor.distributed import (CommModel, DataParallel, DdpStep, ddp_step_impl
                                  shard_workload_impl)
 from advisor.errors import RuntimeFailure, UsageError
 from advisor.opcount import PhaseCost, StepCost
-from advisor.precision import EMULATED_SLOWDOWN, half_precision_slowdown_impl, resolve_precision
+from advisor.precision import (EMULATED_SLOWDOWN, compute_speedup_impl, half_precision_slowdown_impl,
+                               resolve_precision)
 from advisor.profile import Profile
-from advisor.roofline import fit_rates, phase_seconds
+from advisor.roofline import Rates, fit_rates, phase_seconds
 from advisor.stats import Samples
 from advisor.workload import Workload
 
@@ -214,22 +215,25 @@ def _bottleneck(cal: Calibration) -> str:
 DEFAULT_OP_OVERHEAD_S = 3e-6  # eager PyTorch on a CPU, when the profile has no measurement
 
 
-def scale_factors(ref: Calibration, target: StepCost, op_overhead_s: float) -> dict[str, float]:
+def scale_factors(ref: Calibration, target: StepCost, op_overhead_s: float,
+                  compute_speedup: float = 1.0) -> dict[str, float]:
     """Step-time ratios target/reference per phase, from a roofline fitted to the reference.
 
     The reference's measured training step and its profiler split fix the effective FLOP and
     byte rates; both workloads are then timed by the same roofline and their ratio scales the
-    reference's measured step times (so the reference itself is reproduced exactly).
+    reference's measured step times (so the reference itself is reproduced exactly). The
+    target's FLOP rate is `compute_speedup` times the reference's (another precision).
     """
     step = ref.train_step_seconds.median
     split = ref.op_split or {}
     compute_share = split.get("compute", 0.7)
     memory_share = split.get("memory", 0.3)
     rates = fit_rates(ref.step_cost.train, compute_share * step, memory_share * step, op_overhead_s)
+    target_rates = Rates(rates.flops_per_s * compute_speedup, rates.bytes_per_s, rates.op_overhead_s)
 
     def ratio(t: PhaseCost, r: PhaseCost) -> float:
         base = phase_seconds(r, rates)
-        return phase_seconds(t, rates) / base if base > 0 else 1.0
+        return phase_seconds(t, target_rates) / base if base > 0 else 1.0
 
     return {
         "train": ratio(target.train, ref.step_cost.train),
@@ -330,8 +334,10 @@ class Estimator:
                 "the profile has no calibration to scale from; re-run `advisor profile`."
             )
         target = self.step_cost(workload)
-        overhead = self.profile.microbenchmarks.op_overhead_s
-        factors = scale_factors(ref, target, overhead.median if overhead else DEFAULT_OP_OVERHEAD_S)
+        mb = self.profile.microbenchmarks
+        overhead = mb.op_overhead_s
+        speedup = compute_speedup_impl(mb.conv_train_flops_per_s, ref.key.precision, workload.precision)
+        factors = scale_factors(ref, target, overhead.median if overhead else DEFAULT_OP_OVERHEAD_S, speedup)
         k = ref.key
         note = (f"not calibrated, so only rough: scaled by counted work from {k.model} "
                 f"{k.image_size}px batch {k.batch_size} {k.precision}; drop --no-calibrate (or run "
@@ -340,9 +346,9 @@ class Estimator:
         slowdown = half_precision_slowdown_impl(self.profile.microbenchmarks.matmul_flops_per_s,
                                                 workload.precision)
         if slowdown is not None and slowdown > EMULATED_SLOWDOWN:
-            notes += (f"{workload.precision}: its 16-bit matrix multiplies ran {slowdown:.0f}x slower than "
-                      "FP32 ones here (no hardware arithmetic for them): training in it here would be "
-                      "far slower than this scaled estimate",)
+            notes += (f"{workload.precision}: no hardware arithmetic for it here (its 16-bit matrix "
+                      f"multiplies ran {slowdown:.0f}x slower than FP32 ones): training in it here is "
+                      "slow, and this scaled estimate only rough",)
         return ref, factors, "scaled", notes
 
     def estimate(self, workload: Workload) -> Estimate:

@@ -25,6 +25,8 @@ class MicroBenchmarks:
     host_to_device_pageable_bytes_per_s: Samples | None = None
     matmul_flops_per_s: dict[str, Samples] | None = None  # precision -> FLOP/s
     op_overhead_s: Samples | None = None  # seconds per tiny op: dispatch (and kernel launch)
+    # a 3x3 convolution's forward and backward under each autocast type, FLOP/s (CPU profiles)
+    conv_train_flops_per_s: dict[str, Samples] | None = None
 
     def to_dict(self) -> dict:
         def s(x):
@@ -38,6 +40,8 @@ class MicroBenchmarks:
             "matmul_flops_per_s": None if self.matmul_flops_per_s is None
             else {k: s(v) for k, v in self.matmul_flops_per_s.items()},
             "op_overhead_s": s(self.op_overhead_s),
+            "conv_train_flops_per_s": None if self.conv_train_flops_per_s is None
+            else {k: s(v) for k, v in self.conv_train_flops_per_s.items()},
         }
 
     @classmethod
@@ -46,6 +50,7 @@ class MicroBenchmarks:
             return None if x is None else Samples(tuple(x["values"]))
 
         mm = d.get("matmul_flops_per_s")
+        conv = d.get("conv_train_flops_per_s")
         return cls(
             host_memory_bytes_per_s=s(d["host_memory_bytes_per_s"]),
             device_memory_bytes_per_s=s(d.get("device_memory_bytes_per_s")),
@@ -53,6 +58,7 @@ class MicroBenchmarks:
             host_to_device_pageable_bytes_per_s=s(d.get("host_to_device_pageable_bytes_per_s")),
             matmul_flops_per_s=None if mm is None else {k: s(v) for k, v in mm.items()},
             op_overhead_s=s(d.get("op_overhead_s")),
+            conv_train_flops_per_s=None if conv is None else {k: s(v) for k, v in conv.items()},
         )
 
 
@@ -124,6 +130,25 @@ def matmul_throughput(device, precision: str, n: int, repeats: int = 5, timer: T
         torch.backends.cuda.matmul.allow_tf32 = previous
 
 
+def conv_train_throughput(dtype_name: str, repeats: int = 5, timer: Timer = time.perf_counter) -> Samples:
+    """FLOP/s of a 3x3 convolution (64 -> 64 channels, 28x28, batch 8) forward and backward on
+    the CPU, under autocast to `dtype_name` ("fp32": none, "bf16", "fp16") as training runs it:
+    how fast a CNN's convolutions run in each type, which matmuls alone overstate."""
+    import torch
+
+    conv = torch.nn.Conv2d(64, 64, 3, padding=1)
+    x = torch.randn(8, 64, 28, 28, requires_grad=True)
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(dtype_name)
+
+    def step():
+        with torch.autocast("cpu", dtype=dtype, enabled=dtype is not None):
+            y = conv(x)
+        y.float().sum().backward()
+
+    flops = 3 * 2.0 * 8 * 64 * 64 * 9 * 28 * 28  # forward, input gradient, weight gradient
+    return rate_samples(step, flops, repeats, timer=timer)
+
+
 def op_overhead(device, ops: int = 2000, repeats: int = 5, timer: Timer = time.perf_counter) -> Samples:
     """Seconds per op of a chain of tiny elementwise ops: the fixed cost every op pays
     (Python and dispatcher on a CPU; plus the kernel launch on a GPU)."""
@@ -152,7 +177,11 @@ def run_microbenchmarks(device: str, compute_capability: tuple[int, int] | None 
         matmuls = {"fp32": matmul_throughput("cpu", "fp32", 1024),
                    "bf16": matmul_throughput("cpu", "bf16", 256),
                    "fp16": matmul_throughput("cpu", "fp16", 256)}
-        return MicroBenchmarks(host, matmul_flops_per_s=matmuls, op_overhead_s=op_overhead("cpu"))
+        # short runs: many repeats for a stable median; the emulated type needs few
+        convs = {name: conv_train_throughput(name, repeats=5 if name == "fp16" else 15)
+                 for name in ("fp32", "bf16", "fp16")}
+        return MicroBenchmarks(host, matmul_flops_per_s=matmuls, op_overhead_s=op_overhead("cpu"),
+                               conv_train_flops_per_s=convs)
     matmuls = {"fp32-strict": matmul_throughput(device, "fp32-strict", 4096)}
     cc = compute_capability or (0, 0)
     if cc >= (8, 0):

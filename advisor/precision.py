@@ -73,6 +73,7 @@ def resolve_precision(name: str, device_type: str, compute_capability: tuple[int
 # training step 46x slower)
 EMULATED_SLOWDOWN = 10.0
 MATMUL_DTYPE = {"amp-fp16": "fp16", "amp-bf16": "bf16"}
+ARITHMETIC_TYPE = {"fp32": "fp32", "fp32-strict": "fp32", "tf32": "fp32", **MATMUL_DTYPE}
 
 
 def half_precision_slowdown_impl(matmul_flops_per_s: dict | None, precision: str) -> float | None:
@@ -84,3 +85,14 @@ def half_precision_slowdown_impl(matmul_flops_per_s: dict | None, precision: str
     if dtype is None or dtype not in rates or fp32 is None or rates[dtype].median <= 0:
         return None
     return fp32.median / rates[dtype].median
+
+
+def compute_speedup_impl(conv_train_flops_per_s: dict | None, from_precision: str, to_precision: str) -> float:
+    """How much faster convolutions train in `to_precision` than in `from_precision`, from a
+    CPU profile's convolution micro-benchmark (`{"fp32": Samples, "bf16": ..., "fp16": ...}`);
+    1.0 when either was not measured."""
+    rates = conv_train_flops_per_s or {}
+    a, b = rates.get(ARITHMETIC_TYPE.get(from_precision)), rates.get(ARITHMETIC_TYPE.get(to_precision))
+    if a is None or b is None or a.median <= 0:
+        return 1.0
+    return b.median / a.median

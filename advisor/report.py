@@ -314,6 +314,8 @@ def profile_summary(profile) -> str:
         lines.append(f"  host->device pageable {rate(mb.host_to_device_pageable_bytes_per_s.median, 'B/s')}")
     for prec, s in (mb.matmul_flops_per_s or {}).items():
         lines.append(f"  matmul {prec:<14} {rate(s.median, 'FLOP/s')}")
+    for prec, s in (mb.conv_train_flops_per_s or {}).items():
+        lines.append(f"  conv+grad {prec:<11} {rate(s.median, 'FLOP/s')}")
     lines.append("Calibrations:")
     rows = []
     for c in profile.calibrations:

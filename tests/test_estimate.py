@@ -179,3 +179,18 @@ def test_another_batch_of_a_calibrated_model_is_scaled_without_counting():
 
     cost = Estimator(make_profile(cal), count=count).step_cost(Workload(batch_size=128))
     assert cost.batch_size == 128 and cost.train.compute_flops == 128e9
+
+
+def test_another_precision_is_scaled_by_the_measured_convolution_speed():
+    from dataclasses import replace
+
+    from advisor.stats import Samples
+
+    prof = make_profile(make_calibration(split={"compute": 1.0, "memory": 0.0, "other": 0.0}))
+    same_work = lambda *a: make_cost(a[3], 1e9, 1e8)  # noqa: E731 - the counted work does not change
+    plain = Estimator(prof, count=same_work).estimate(Workload(precision="amp-bf16"))
+    convs = {"fp32": Samples((100e9,)), "bf16": Samples((200e9,))}
+    prof = replace(prof, microbenchmarks=replace(prof.microbenchmarks, conv_train_flops_per_s=convs))
+    faster = Estimator(prof, count=same_work).estimate(Workload(precision="amp-bf16"))
+    # all of the step is arithmetic: twice the convolution speed, twice the training speed
+    assert faster.train_images_per_s == pytest.approx(2 * plain.train_images_per_s, rel=0.01)

@@ -39,3 +39,14 @@ def test_a_16_bit_type_without_arithmetic_shows_as_a_slowdown_against_fp32():
     assert half_precision_slowdown_impl(rates, "amp-bf16") == pytest.approx(200 / 700)
     assert half_precision_slowdown_impl(rates, "fp32") is None
     assert half_precision_slowdown_impl({"fp32": Samples((1.0,))}, "amp-fp16") is None  # not measured
+
+
+def test_convolutions_measured_in_each_type_say_how_another_precision_trains():
+    from advisor.precision import compute_speedup_impl
+    from advisor.stats import Samples
+
+    convs = {"fp32": Samples((200e9,)), "bf16": Samples((400e9,)), "fp16": Samples((20e9,))}
+    assert compute_speedup_impl(convs, "fp32", "amp-bf16") == 2.0
+    assert compute_speedup_impl(convs, "amp-bf16", "amp-fp16") == 0.05
+    assert compute_speedup_impl(convs, "tf32", "fp32-strict") == 1.0
+    assert compute_speedup_impl(None, "fp32", "amp-bf16") == 1.0  # an older profile
