@@ -130,23 +130,41 @@ def matmul_throughput(device, precision: str, n: int, repeats: int = 5, timer: T
         torch.backends.cuda.matmul.allow_tf32 = previous
 
 
-def conv_train_throughput(dtype_name: str, repeats: int = 5, timer: Timer = time.perf_counter) -> Samples:
+def conv_train_throughputs(repeats: int = 15, emulated_repeats: int = 5,
+                           timer: Timer = time.perf_counter) -> dict[str, Samples]:
     """FLOP/s of a 3x3 convolution (64 -> 64 channels, 28x28, batch 8) forward and backward on
-    the CPU, under autocast to `dtype_name` ("fp32": none, "bf16", "fp16") as training runs it:
-    how fast a CNN's convolutions run in each type, which matmuls alone overstate."""
+    the CPU, under autocast to each type ("fp32": none, "bf16", "fp16") as training runs it:
+    how fast a CNN's convolutions run in each type, which matmuls alone overstate.
+
+    fp32 and bf16 steps alternate, so that both see the same moments of a machine whose speed
+    drifts (their ratio is what scaling to another precision uses); fp16, often emulated and
+    a hundred times slower, gets a few runs of its own.
+    """
     import torch
 
     conv = torch.nn.Conv2d(64, 64, 3, padding=1)
     x = torch.randn(8, 64, 28, 28, requires_grad=True)
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(dtype_name)
+    flops = 3 * 2.0 * 8 * 64 * 64 * 9 * 28 * 28  # forward, input gradient, weight gradient
 
-    def step():
+    def step(dtype):
         with torch.autocast("cpu", dtype=dtype, enabled=dtype is not None):
             y = conv(x)
         y.float().sum().backward()
 
-    flops = 3 * 2.0 * 8 * 64 * 64 * 9 * 28 * 28  # forward, input gradient, weight gradient
-    return rate_samples(step, flops, repeats, timer=timer)
+    def seconds(dtype) -> float:
+        start = timer()
+        step(dtype)
+        return timer() - start
+
+    types = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+    for dtype in types.values():  # warm-up: oneDNN builds its primitives on first use
+        step(dtype)
+    rates: dict[str, list[float]] = {name: [] for name in types}
+    for _ in range(repeats):
+        for name in ("fp32", "bf16"):
+            rates[name].append(flops / max(seconds(types[name]), 1e-12))
+    rates["fp16"] = [flops / max(seconds(types["fp16"]), 1e-12) for _ in range(emulated_repeats)]
+    return {name: Samples(tuple(v)) for name, v in rates.items()}
 
 
 def op_overhead(device, ops: int = 2000, repeats: int = 5, timer: Timer = time.perf_counter) -> Samples:
@@ -177,11 +195,8 @@ def run_microbenchmarks(device: str, compute_capability: tuple[int, int] | None 
         matmuls = {"fp32": matmul_throughput("cpu", "fp32", 1024),
                    "bf16": matmul_throughput("cpu", "bf16", 256),
                    "fp16": matmul_throughput("cpu", "fp16", 256)}
-        # short runs: many repeats for a stable median; the emulated type needs few
-        convs = {name: conv_train_throughput(name, repeats=5 if name == "fp16" else 15)
-                 for name in ("fp32", "bf16", "fp16")}
         return MicroBenchmarks(host, matmul_flops_per_s=matmuls, op_overhead_s=op_overhead("cpu"),
-                               conv_train_flops_per_s=convs)
+                               conv_train_flops_per_s=conv_train_throughputs())
     matmuls = {"fp32-strict": matmul_throughput(device, "fp32-strict", 4096)}
     cc = compute_capability or (0, 0)
     if cc >= (8, 0):

@@ -201,3 +201,12 @@ def test_a_calibration_that_would_run_for_ages_stops_after_its_first_step_and_sa
         calibrate(Workload(**TINY), "cpu", budget_s=5, timer=slow, max_seconds=600)
     (cal,) = calibrate(Workload(**TINY), "cpu", budget_s=5, max_seconds=600)  # a quick one is not refused
     assert cal.train_step_seconds.n >= 3
+
+
+def test_convolutions_are_timed_in_each_type_with_fp32_and_bf16_alternating():
+    from advisor.microbench import conv_train_throughputs
+
+    rates = conv_train_throughputs(repeats=4, emulated_repeats=2, timer=FakeClock(step=0.5))
+    assert {k: v.n for k, v in rates.items()} == {"fp32": 4, "bf16": 4, "fp16": 2}
+    flops = 3 * 2.0 * 8 * 64 * 64 * 9 * 28 * 28
+    assert rates["fp32"].median == pytest.approx(flops / 0.5)
