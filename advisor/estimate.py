@@ -25,8 +25,11 @@ from advisor.stats import Samples
 from advisor.workload import Workload
 
 # Relative half-width added to the measured spread: run-to-run variation of a whole training
-# run on a shared machine (clock boost, other tenants) that step samples cannot see.
-MEASURED_BAND = 0.06
+# run on a shared machine (clock boost, other tenants) that step samples cannot see. On the
+# 2-core VM of benchmarks/accuracy.py the same training measured up to 22 % apart in runs an
+# hour apart (resnet34, 700 images: 46.9-57.2 s), and 6 % left 6 of 59 predictions in four
+# suites outside the band.
+MEASURED_BAND = 0.10
 # Scaling to an uncalibrated workload through the fitted roofline is first-order only: kernel
 # efficiency changes with shapes, batch and cache fit. benchmarks/results/scaling.md found the
 # predicted/measured training step time between 0.68 and 1.29 on a 2-core CPU; the band covers
