@@ -17,8 +17,7 @@ from advisor.distributed import (CommModel, DataParallel, DdpStep, ddp_step_impl
                                  shard_workload_impl)
 from advisor.errors import RuntimeFailure, UsageError
 from advisor.opcount import PhaseCost, StepCost
-from advisor.precision import (EMULATED_SLOWDOWN, compute_speedup_impl, half_precision_slowdown_impl,
-                               resolve_precision)
+from advisor.precision import compute_speedup_impl, emulated_slowdown_impl, resolve_precision
 from advisor.profile import Profile
 from advisor.roofline import Rates, fit_rates, phase_seconds
 from advisor.stats import Samples
@@ -346,9 +345,8 @@ class Estimator:
                 f"{k.image_size}px batch {k.batch_size} {k.precision}; drop --no-calibrate (or run "
                 "`advisor profile` with these options) for a measured estimate")
         notes = (note,)
-        slowdown = half_precision_slowdown_impl(self.profile.microbenchmarks.matmul_flops_per_s,
-                                                workload.precision)
-        if slowdown is not None and slowdown > EMULATED_SLOWDOWN:
+        slowdown = emulated_slowdown_impl(mb.matmul_flops_per_s, workload.precision)
+        if slowdown is not None:
             notes += (f"{workload.precision}: no hardware arithmetic for it here (its 16-bit matrix "
                       f"multiplies ran {slowdown:.0f}x slower than FP32 ones): training in it here is "
                       "slow, and this scaled estimate only rough",)

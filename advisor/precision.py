@@ -76,23 +76,39 @@ MATMUL_DTYPE = {"amp-fp16": "fp16", "amp-bf16": "bf16"}
 ARITHMETIC_TYPE = {"fp32": "fp32", "fp32-strict": "fp32", "tf32": "fp32", **MATMUL_DTYPE}
 
 
+def _rate_ratio(rates: dict | None, from_precision: str, to_precision: str) -> float | None:
+    """Measured rate of `to_precision`'s arithmetic over `from_precision`'s, from a profile's
+    micro-benchmarks keyed by type (a GPU profile names plain FP32 "fp32-strict"); None when
+    either was not measured."""
+    rates = rates or {}
+
+    def rate(precision):
+        kind = ARITHMETIC_TYPE.get(precision)
+        return rates.get(kind) or (rates.get("fp32-strict") if kind == "fp32" else None)
+
+    a, b = rate(from_precision), rate(to_precision)
+    if a is None or b is None or a.median <= 0 or b.median <= 0:
+        return None
+    return b.median / a.median
+
+
 def half_precision_slowdown_impl(matmul_flops_per_s: dict | None, precision: str) -> float | None:
     """How many times slower the precision's 16-bit matmuls ran than FP32 ones in a profile's
     micro-benchmarks (`{"fp32": Samples, "fp16": Samples, ...}`); None when not measured."""
-    rates = matmul_flops_per_s or {}
-    dtype = MATMUL_DTYPE.get(precision)
-    fp32 = rates.get("fp32") or rates.get("fp32-strict")
-    if dtype is None or dtype not in rates or fp32 is None or rates[dtype].median <= 0:
+    if precision not in MATMUL_DTYPE:
         return None
-    return fp32.median / rates[dtype].median
+    return _rate_ratio(matmul_flops_per_s, precision, "fp32")
+
+
+def emulated_slowdown_impl(matmul_flops_per_s: dict | None, precision: str) -> float | None:
+    """The slowdown of `precision` when the profile shows it has no hardware arithmetic
+    (over EMULATED_SLOWDOWN), else None."""
+    slowdown = half_precision_slowdown_impl(matmul_flops_per_s, precision)
+    return slowdown if slowdown is not None and slowdown > EMULATED_SLOWDOWN else None
 
 
 def compute_speedup_impl(conv_train_flops_per_s: dict | None, from_precision: str, to_precision: str) -> float:
     """How much faster convolutions train in `to_precision` than in `from_precision`, from a
     CPU profile's convolution micro-benchmark (`{"fp32": Samples, "bf16": ..., "fp16": ...}`);
     1.0 when either was not measured."""
-    rates = conv_train_flops_per_s or {}
-    a, b = rates.get(ARITHMETIC_TYPE.get(from_precision)), rates.get(ARITHMETIC_TYPE.get(to_precision))
-    if a is None or b is None or a.median <= 0:
-        return 1.0
-    return b.median / a.median
+    return _rate_ratio(conv_train_flops_per_s, from_precision, to_precision) or 1.0

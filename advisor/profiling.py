@@ -56,11 +56,11 @@ def spot_calibration_seconds(estimator, workload: Workload, budget_s: float) -> 
     usage error: its calibration would run for very long."""
     from advisor.calibrate import expected_seconds_impl
     from advisor.errors import UsageError
-    from advisor.precision import EMULATED_SLOWDOWN, MATMUL_DTYPE, half_precision_slowdown_impl
+    from advisor.precision import MATMUL_DTYPE, emulated_slowdown_impl
 
     profile = estimator.profile
-    slowdown = half_precision_slowdown_impl(profile.microbenchmarks.matmul_flops_per_s, workload.precision)
-    if slowdown is not None and slowdown > EMULATED_SLOWDOWN:
+    slowdown = emulated_slowdown_impl(profile.microbenchmarks.matmul_flops_per_s, workload.precision)
+    if slowdown is not None:
         dtype = MATMUL_DTYPE[workload.precision]
         raise UsageError(
             f"--precision {workload.precision}: this machine's {dtype} matrix multiplies ran {slowdown:.0f}x "

@@ -122,8 +122,9 @@ def short_gpu(name: str) -> str:
 
 def recommend_table(payload: dict) -> str:
     w = payload["workload"]
+    layout = ", channels_last" if w.get("channels_last") else ""
     head = (f"Workload: {w['model']} {w['image_size']}x{w['image_size']}, batch {w['batch_size']}, "
-            f"{w['precision']}{', channels_last' if w.get('channels_last') else ''}, {w['dataset_size']} images ({w['train_images']} train / "
+            f"{w['precision']}{layout}, {w['dataset_size']} images ({w['train_images']} train / "
             f"{w['valid_images']} valid), {w['epochs']} epoch(s)"
             + (f" + {w['frozen_epochs']} frozen" if w["frozen_epochs"] else "")
             + f", {w['data_source']} data")

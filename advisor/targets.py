@@ -12,7 +12,7 @@ from dataclasses import replace
 from advisor.calibrate import Calibration, CalibrationKey
 from advisor.catalog import GpuSpec
 from advisor.crosshw import (GPU_BAND, GPU_FIRST_STEPS_S, GPU_NEW_SHAPE_S, DEFAULT_DECODE_IMAGES_PER_S,
-                             Efficiency, gpu_phase_breakdown, gpu_phase_seconds, loader_images_per_s,
+                             HALF_PRECISIONS, Efficiency, gpu_phase_breakdown, gpu_phase_seconds, loader_images_per_s,
                              precision_notes)
 from advisor.distributed import CommModel, DataParallel, ddp_step_impl, gradient_bytes, shard_workload_impl
 from advisor.estimate import Estimate, estimate_impl, parallel_info, parallel_note
@@ -70,8 +70,9 @@ def gpu_estimate(workload: Workload, cost: StepCost, spec: GpuSpec, eff: Efficie
     steps = {phase: sum(p.values()) for phase, p in parts.items()}
     notes = precision_notes(spec, prec)
     notes.append(f"predicted from {spec.name} specifications ({eff.source})")
-    with_nhwc = gpu_phase_seconds(cost.train, spec, prec, eff, channels_last=True)
-    if not nhwc and with_nhwc < 0.95 * steps["train"]:
+    with_nhwc = gpu_phase_seconds(cost.train, spec, prec, eff, channels_last=True) \
+        if not nhwc and prec in HALF_PRECISIONS else steps["train"]
+    if with_nhwc < 0.95 * steps["train"]:
         notes.append(f"16-bit convolutions on NCHW tensors transpose their activations: "
                      f"--channels-last (model and inputs in torch.channels_last) would train "
                      f"about {steps['train'] / with_nhwc:.2f}x faster (est.)")

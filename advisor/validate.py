@@ -69,10 +69,10 @@ class Validation:
             "predicted_low_s": round(e.seconds_low, 3), "predicted_high_s": round(e.seconds_high, 3),
             "measured_s": round(r.seconds, 3), "error_pct": round(100 * self.error, 2),
             "inside_band": self.inside_band,
-            "predicted_train_images_per_s": round(e.train_images_per_s, 3), "channels_last": w.channels_last,
+            "predicted_train_images_per_s": round(e.train_images_per_s, 3),
             "measured_train_images_per_s": round(r.train_images_per_s, 3),
             "epochs_completed": r.epochs_completed, "interrupted": r.interrupted,
-            "advisor_version": advisor_version,
+            "advisor_version": advisor_version, "channels_last": w.channels_last,
         }
 
 
