@@ -41,28 +41,28 @@ class Advice:
 
 
 def reference_efficiency(references: list[Profile], catalog: Catalog, spec_id: str) -> Efficiency | None:
-    """Efficiencies fitted to a reference profile measured on a real GPU: the same GPU model
-    first, else one of the same architecture."""
+    """The default efficiencies scaled to the steps a reference profile measured on a real GPU:
+    the same GPU model first, else one of the same architecture."""
     from advisor.catalog import gpu_for_device_name
-    from advisor.crosshw import fit_efficiency
+    from advisor.crosshw import gpu_phase_seconds, scale_to_reference_impl
 
     target = catalog.gpus[spec_id]
     candidates = []
     for ref in references:
         spec = gpu_for_device_name(catalog.gpus, ref.device_name)
-        cal = next((c for c in ref.calibrations if c.step_cost is not None and c.key.data_source == "synthetic"), None)
-        if spec is None or cal is None:
+        cals = [c for c in ref.calibrations if c.step_cost is not None and c.key.data_source == "synthetic"]
+        if spec is None or not cals:
             continue
         rank = 0 if spec.id == target.id else 1 if spec.arch == target.arch else None
-        if rank is None:
-            continue
-        overhead = ref.microbenchmarks.op_overhead_s
-        candidates.append((rank, spec, ref, cal, overhead.median if overhead else DEFAULT_GPU_EFFICIENCY.launch_s))
+        if rank is not None:
+            candidates.append((rank, spec, ref, cals))
     if not candidates:
         return None
-    _, spec, ref, cal, launch = min(candidates, key=lambda c: c[0])
-    return fit_efficiency(cal.step_cost.train, spec, cal.key.precision, cal.train_step_seconds.median,
-                          cal.op_split, launch, f"efficiencies fitted to the reference profile of {ref.device_name}")
+    _, spec, ref, cals = min(candidates, key=lambda c: c[0])
+    d = DEFAULT_GPU_EFFICIENCY
+    predicted = [gpu_phase_seconds(c.step_cost.train, spec, c.key.precision, d, c.key.channels_last) for c in cals]
+    return scale_to_reference_impl(d, [c.train_step_seconds.median for c in cals], predicted,
+                                   f"scaled to {len(cals)} steps of the reference profile of {ref.device_name}")
 
 
 def advise(profile: Profile, workload: Workload, catalog: Catalog, *, providers=(), targets=(),

@@ -12,10 +12,11 @@ profiles measured on real GPUs when there are some, else from public ResNet-50 t
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import statistics
+from dataclasses import dataclass, replace
 
 from advisor.catalog import GpuSpec
-from advisor.opcount import COMPUTE_CLASSES, PhaseCost
+from advisor.opcount import COMPUTE_CLASSES, PhaseCost, StepCost
 
 
 @dataclass(frozen=True)
@@ -37,18 +38,35 @@ class Efficiency:
 # NHWC); its leave-one-GPU-out cross-validation is in benchmarks/results/cross_hardware.md.
 # The fitted values absorb counting conventions (every op's inputs and outputs counted as memory
 # traffic, no fusion or caching), so they are model constants rather than physical efficiencies.
-DEFAULT_GPU_EFFICIENCY = Efficiency(tensor=0.55, simt=1.0, memory=0.4, launch_s=8e-6,
+# The host time per op (launch_s) is the H200 reference profile's: its steps at batch 16-128 were
+# bound by the host (Python, autograd, dispatch, launches: 50-100 µs per counted op, 60 fitting
+# 24 measured phases best); with it, the ResNet-50 cross-validation improved from median 10 %,
+# max 34 % (8 µs) to median 4 %, max 27 %.
+DEFAULT_GPU_EFFICIENCY = Efficiency(tensor=0.5, simt=1.0, memory=0.45, launch_s=60e-6,
                                     source="fitted to public ResNet-50 throughputs",
-                                    nchw_transpose=0.75)
-# Leave-one-GPU-out on ResNet-50, the measured time of a prediction fell between 0.66x and
-# 1.28x of it; on models not fitted to (EfficientNet-B0, ResNeXt-101 32x4d) up to 1.58x, where
-# grouped and depthwise convolutions run in TF32/FP32. The band covers both.
-GPU_BAND = (0.65, 1.6)
+                                    nchw_transpose=0.5)
+# Leave-one-GPU-out on ResNet-50, the measured time of a prediction fell between 0.79x and
+# 1.33x of it; on models not fitted to (EfficientNet-B0, ResNeXt-101 32x4d) down to 0.63x, where
+# grouped and depthwise convolutions run in TF32/FP32; whole training runs on an H200 predicted
+# from a CPU-only profile, 0.70x-1.70x (short runs: the set-up's spread). The band covers them.
+GPU_BAND = (0.6, 1.75)
 
-# Warm-up on a GPU: cudnn.benchmark autotuning of every new shape and allocator growth in the
-# first steps, seconds. A first-order allowance until a reference profile measures it.
-GPU_FIRST_STEPS_S = 3.0
-GPU_NEW_SHAPE_S = 0.5
+# Set-up on a GPU. The first step of a process pays about a second (CUDA context, library
+# handles, allocator growth) plus cuDNN's autotuning (cudnn.benchmark) of every convolution,
+# forward and backward; each new batch shape autotunes again. Fitted to the set-up 11 training
+# runs paid on an H200 (2026-11-26, resnet18 to efficientnet_b0 and vit_b_16): the model gave
+# 0.57-1.65x of it. Convolution-free models (vit_b_16) pay the base alone.
+GPU_SETUP_BASE_S = 1.0
+GPU_AUTOTUNE_S_PER_CONV_OP = 0.036
+
+
+def gpu_setup_seconds(cost: StepCost) -> dict[str, float]:
+    """One-time set-up of a training run on a GPU: the first steps, a new training batch shape
+    and a new validation batch shape. The fit above is of whole runs, most with a partial
+    validation batch, so the last is inside the others."""
+    conv_ops = sum(b.ops for b in cost.train.bins if b.op_class == "conv")
+    train = GPU_AUTOTUNE_S_PER_CONV_OP * conv_ops
+    return {"first_steps": GPU_SETUP_BASE_S + train, "new_shape": train, "new_shape_eval": 0.0}
 
 
 @dataclass(frozen=True)
@@ -136,29 +154,18 @@ def precision_notes(spec: GpuSpec, precision: str) -> list[str]:
     return notes
 
 
-def fit_efficiency(cost: PhaseCost, spec: GpuSpec, precision: str, step_s: float,
-                   split: dict[str, float], launch_s: float, source: str) -> Efficiency:
-    """Efficiencies under which `cost` takes `step_s` on `spec`, split as the profiler saw it.
+def scale_to_reference_impl(eff: Efficiency, measured_s: list[float], predicted_s: list[float],
+                            source: str) -> Efficiency:
+    """`eff` slowed (or sped up) by the median ratio of a reference GPU's measured step times to
+    what `eff` predicts for them: every bound of the roofline scales alike, so the step does.
 
-    One tensor or SIMT efficiency (whichever path the workload's compute takes) and a memory
-    efficiency; the other path keeps the default.
+    Fitting each efficiency to a reference step's profiler split instead was tried on the H200
+    reference: it put H100 ResNet-50 at 0.67x (fp32) and 0.76x (AMP) of the public throughputs,
+    where the public fit gives 1.14x and 1.22x and this scale 1.04x and 1.11x.
     """
-    from advisor.roofline import fit_rates
-
-    compute_s = split.get("compute", 0.6) * step_s
-    memory_s = split.get("memory", 0.3) * step_s
-    rates = fit_rates(cost, compute_s, memory_s)
-    conv_path, _ = compute_path(spec, "conv", precision)
-    eff_compute = rates.flops_per_s / conv_path.peak_flops_per_s
-    eff_memory = rates.bytes_per_s / spec.memory_bandwidth_bytes_per_s
-    d = DEFAULT_GPU_EFFICIENCY
-    return Efficiency(
-        tensor=eff_compute if conv_path.tensor else d.tensor,
-        simt=d.simt if conv_path.tensor else eff_compute,
-        memory=eff_memory, launch_s=launch_s, source=source,
-        # a 16-bit reference step already paid its transposes inside the convolutions' time
-        nchw_transpose=0.0 if precision in HALF_PRECISIONS else d.nchw_transpose,
-    )
+    ratio = statistics.median(m / p for m, p in zip(measured_s, predicted_s))
+    return replace(eff, tensor=eff.tensor / ratio, simt=eff.simt / ratio, memory=eff.memory / ratio,
+                   launch_s=eff.launch_s * ratio, source=f"{source}: {1 / ratio:.2f}x the default speed")
 
 
 # -- the input pipeline on a target ------------------------------------------------------------

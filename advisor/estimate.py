@@ -97,7 +97,7 @@ def estimate_impl(workload: Workload, cal: Calibration, *, accelerator: str,
         valid = _phase_seconds(n_valid, b, at(cal.eval_step_seconds, "eval"))
         starts = cal.epoch_start_seconds + (cal.valid_start_seconds if n_valid else 0.0)
         # one-time set-up: the first steps, each new batch shape, the frozen graph
-        first = cal.first_steps_overhead_seconds * scale["train"]
+        first = cal.expected_first_steps_overhead_seconds * scale["train"]
         first += cal.new_shape_overhead_seconds * scale["train"] * train_partial
         first += cal.new_shape_eval_overhead_seconds * scale["eval"] * valid_partial
         first += cal.frozen_first_step_overhead_seconds * scale["frozen"] * (k > 0)
@@ -119,6 +119,10 @@ def estimate_impl(workload: Workload, cal: Calibration, *, accelerator: str,
         # few samples: the median itself is uncertain
         half = MEASURED_BAND + cal.train_step_seconds.standard_error_of_median
         low, high = min(low, seconds) * (1 - half), max(high, seconds) * (1 + half)
+        # the set-up's own spread: a run that is the first to load the kernels pays the cold first step
+        least, expected, most = cal.first_steps_overhead_range_seconds
+        low -= (expected - least) * scale["train"]
+        high += (most - expected) * scale["train"]
     else:
         low, high = seconds * SCALED_LOW_FACTOR, seconds * SCALED_HIGH_FACTOR
 

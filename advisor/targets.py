@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from advisor.calibrate import Calibration, CalibrationKey
 from advisor.catalog import GpuSpec
-from advisor.crosshw import (GPU_BAND, GPU_FIRST_STEPS_S, GPU_NEW_SHAPE_S, DEFAULT_DECODE_IMAGES_PER_S,
+from advisor.crosshw import (GPU_BAND, DEFAULT_DECODE_IMAGES_PER_S, gpu_setup_seconds,
                              HALF_PRECISIONS, Efficiency, gpu_phase_breakdown, gpu_phase_seconds, loader_images_per_s,
                              precision_notes)
 from advisor.distributed import CommModel, DataParallel, ddp_step_impl, gradient_bytes, shard_workload_impl
@@ -113,14 +113,15 @@ def gpu_estimate(workload: Workload, cost: StepCost, spec: GpuSpec, eff: Efficie
         fit = largest_batch(cost, local, usable, prec)
         notes.append(f"batch {b} needs about {peak / 2**30:.1f} GiB of the {spec.vram_bytes / 1e9:.0f} GB;"
                      f" the largest batch that fits is about {fit}")
+    setup = gpu_setup_seconds(cost)
     cal = Calibration(
         key=CalibrationKey(workload.model, workload.num_classes, workload.image_size, b, prec,
                            f"gpu:{spec.id}", workload.data_source, workload.workers, nhwc),
         requested_batch_size=b,
         train_step_seconds=Samples((fed["train"],)), eval_step_seconds=Samples((fed["eval"],)),
         frozen_step_seconds=Samples((fed["frozen"],)),
-        warmup_train_step_seconds=(fed["train"] + GPU_FIRST_STEPS_S,), warmup_eval_step_seconds=(),
-        new_shape_overhead_seconds=GPU_NEW_SHAPE_S, new_shape_eval_overhead_seconds=GPU_NEW_SHAPE_S,
+        warmup_train_step_seconds=(fed["train"] + setup["first_steps"],), warmup_eval_step_seconds=(),
+        new_shape_overhead_seconds=setup["new_shape"], new_shape_eval_overhead_seconds=setup["new_shape_eval"],
         synthetic_train_step_seconds=synthetic,
         peak_memory_bytes=peak, peak_memory_kind="predicted", op_split=split, step_cost=cost,
     )

@@ -1,22 +1,31 @@
 #!/usr/bin/env bash
 # Everything that needs a CUDA GPU, in one run (about 6 minutes on one GPU):
 #   1. the tests marked `gpu`;
-#   2. benchmarks/gpu_accuracy.py: this GPU's reference profile (profiles/measured/<gpu>.json) and
-#      same-device and cross-device accuracy (benchmarks/results/gpu_accuracy_<gpu>.{md,csv});
-#   3. on a machine with several GPUs, `advisor profile --nproc <GPUs>` (NCCL all-reduce sweep
-#      and DDP steps) into benchmarks/results/ddp_profile_<gpu>.json.
-# Usage: benchmarks/gpu_all.sh [--quick]   (PYTHON=python3 by default; advisor installed)
-set -euo pipefail
+#   2. `advisor profile` on the GPU: the reference profile $MEASURED/<gpu>.json;
+#   3. benchmarks/gpu_accuracy.py: same-device and cross-device accuracy
+#      ($RESULTS/gpu_accuracy_<gpu>.{md,csv}), its calibrations added to the reference profile;
+#   4. on a machine with several GPUs, `advisor profile --nproc <GPUs>` (NCCL all-reduce sweep
+#      and DDP steps) into $RESULTS/ddp_profile_<gpu>.json.
+# Usage: benchmarks/gpu_all.sh [gpu_accuracy.py options, e.g. --quick or --cpu-profile FILE]
+# Environment: PYTHON (python3), MEASURED (profiles/measured), RESULTS (benchmarks/results).
+set -uo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
-"$PYTHON" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA GPU visible to torch')"
+MEASURED=${MEASURED:-profiles/measured}
+RESULTS=${RESULTS:-benchmarks/results}
+"$PYTHON" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA GPU visible to torch')" || exit 1
+name=$("$PYTHON" -c "import re, torch; print(re.sub(r'[^a-z0-9]+', '-', torch.cuda.get_device_name(0).lower()).strip('-'))")
+status=0
 echo "== tests marked gpu"
-"$PYTHON" -m pytest -q -m gpu tests
+"$PYTHON" -m pytest -q -p no:cacheprovider -m gpu tests || status=1  # the measurements below still run
+echo "== advisor profile on $name"
+mkdir -p "$MEASURED" "$RESULTS"
+"$PYTHON" -m advisor profile --device cuda:0 --budget-s 30 --output "$MEASURED/$name.json" || exit 1
 echo "== GPU accuracy suite"
-"$PYTHON" benchmarks/gpu_accuracy.py "$@"
+"$PYTHON" benchmarks/gpu_accuracy.py --profile "$MEASURED/$name.json" --results-dir "$RESULTS" "$@" || status=1
 gpus=$("$PYTHON" -c "import torch; print(torch.cuda.device_count())")
 if [ "$gpus" -gt 1 ]; then
-  name=$("$PYTHON" -c "import re, torch; print(re.sub(r'[^a-z0-9]+', '-', torch.cuda.get_device_name(0).lower()).strip('-'))")
   echo "== data-parallel profile on $gpus GPUs"
-  "$PYTHON" -m advisor profile --nproc "$gpus" --output "benchmarks/results/ddp_profile_${name}.json"
+  "$PYTHON" -m advisor profile --nproc "$gpus" --output "$RESULTS/ddp_profile_${name}.json" || status=1
 fi
+exit $status

@@ -112,3 +112,21 @@ def test_old_prices_warn_after_180_days():
     warning = stale_prices_impl(paperspace, dt.date(2026, 11, 26))
     assert "older than 180 days" in warning and "2022-02-16" in warning
     assert stale_prices_impl(paperspace, dt.date(2022, 3, 1)) is None
+
+
+def test_the_wheel_ships_the_catalog_and_the_reference_profiles(tmp_path):
+    import subprocess
+    import sys
+    import zipfile
+    from pathlib import Path
+
+    pytest.importorskip("setuptools")
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(tmp_path), str(root)], check=True, capture_output=True)
+    (wheel,) = tmp_path.glob("advisor-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    expected = {"advisor/data/gpus.toml", "advisor/data/interconnects.toml", "advisor/data/offers/gcp.toml",
+                "advisor/data/offers/colab.toml", "advisor/data/offers/paperspace.toml"}
+    expected |= {f"advisor/data/measured/{f.name}" for f in (root / "profiles" / "measured").glob("*.json")}
+    assert expected <= names

@@ -140,8 +140,9 @@ def test_offers_with_several_gpus_report_scaling_and_communication():
     assert 0 < eight["scaling_efficiency"] <= 1 and 0 <= eight["communication_share"] < 1
     assert eight["communication_basis"] == "catalog"
     assert one["scaling_efficiency"] is None and one["gpus_per_node"] == 1
-    # 8 GPUs train each epoch in about an eighth of the time, at the efficiency reported
-    speedup = one["seconds"] / eight["seconds"]
+    # 8 GPUs train each epoch in about an eighth of the time, at the efficiency reported (the
+    # one-time set-up does not shrink with more GPUs)
+    speedup = one["breakdown_seconds"]["training"] / eight["breakdown_seconds"]["training"]
     assert 4 < speedup <= 8 and eight["train_images_per_s"] > 4 * one["train_images_per_s"]
 
 

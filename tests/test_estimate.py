@@ -24,6 +24,29 @@ def test_training_time_is_steps_plus_validation_plus_first_steps_overhead():
     assert e.basis == "measured"
 
 
+def test_a_gpu_run_after_the_calibration_pays_the_warm_set_up_and_the_band_reaches_the_cold_one():
+    from dataclasses import replace
+
+    from advisor.calibrate import GPU_FIRST_STEP_FLOOR_S, WARM_SETUP_LOW_FACTOR
+
+    # the calibration's first step (10 s over a 1-s step) was the first on the machine to load the
+    # kernels; a new batch shape, autotuned with them loaded, took 2 s more than a steady step
+    cold = replace(make_calibration(device="cuda:0", warm_train=(10.0, 1.0), warm_eval=(0.25,)),
+                   new_shape_overhead_seconds=2.0)
+    assert cold.first_steps_overhead_seconds == pytest.approx(9.0)
+    assert cold.first_steps_overhead_range_seconds == pytest.approx((WARM_SETUP_LOW_FACTOR * 2.0, 2.0, 9.0))
+    w = Workload(dataset_size=640, valid_fraction=0.2, epochs=2)  # full batches only
+    e = estimate_impl(w, cold, accelerator="GPU")
+    assert e.breakdown_seconds["first_steps_overhead"] == pytest.approx(2.0)
+    assert e.seconds_high > e.seconds + 7.0 - 1e-9  # a run as cold as the calibration still inside
+    # little to autotune (no convolutions): the first step's own floor
+    vit = replace(cold, new_shape_overhead_seconds=0.2)
+    assert vit.expected_first_steps_overhead_seconds == pytest.approx(GPU_FIRST_STEP_FLOOR_S)
+    # a CPU's first step recurs in every process: counted as measured
+    cpu = replace(make_calibration(warm_train=(10.0, 1.0), warm_eval=(0.25,)), new_shape_overhead_seconds=2.0)
+    assert cpu.first_steps_overhead_range_seconds == pytest.approx((9.0, 9.0, 9.0))
+
+
 def test_partial_last_batch_counts_pro_rata():
     cal = make_calibration(warm_train=(1.0, 1.0), warm_eval=(0.25,))  # no warm-up excess
     w = Workload(dataset_size=100, valid_fraction=0.0, epochs=1)  # 64 + 36 images

@@ -90,18 +90,34 @@ def test_advise_with_a_provider_filter_and_a_deadline():
     assert any(x["id"] == "local" for x in advice.excluded)
 
 
-def test_a_reference_profile_calibrates_the_efficiency():
-    ref_cal = make_calibration(device="cuda:0", train=(0.05,) * 3, cost=cost(),
-                               split={"compute": 0.6, "memory": 0.3, "other": 0.1})
-    ref = replace(make_profile(ref_cal, device="cuda:0"), device_name="NVIDIA A100-SXM4-40GB")
-    eff = reference_efficiency([ref], CAT, "a100-40gb")
-    assert eff is not None and "reference profile" in eff.source
-    # the fitted efficiency reproduces the reference's own step time on its own GPU
-    from advisor.crosshw import gpu_phase_breakdown
+def test_a_reference_profile_scales_the_default_speed_of_its_architecture():
+    from advisor.crosshw import gpu_phase_seconds
 
-    parts = gpu_phase_breakdown(cost().train, CAT.gpus["a100-40gb"], "fp32", eff)
-    assert parts["compute"] + parts["memory"] == pytest.approx(0.9 * 0.05, rel=0.05)
+    a100 = CAT.gpus["a100-40gb"]
+    predicted = gpu_phase_seconds(cost().train, a100, "fp32", DEFAULT_GPU_EFFICIENCY)
+    # the reference measured its steps 1.25x slower than the defaults predict
+    ref_cal = make_calibration(device="cuda:0", train=(1.25 * predicted,) * 3, cost=cost())
+    ref = replace(make_profile(ref_cal, device="cuda:0"), device_name="NVIDIA A100-SXM4-40GB")
+    eff = reference_efficiency([ref], CAT, "a100-80gb")  # same architecture (Ampere)
+    assert eff is not None and "reference profile" in eff.source and "0.80x" in eff.source
+    assert gpu_phase_seconds(cost().train, CAT.gpus["a100-80gb"], "fp32", eff) == pytest.approx(
+        1.25 * gpu_phase_seconds(cost().train, CAT.gpus["a100-80gb"], "fp32", DEFAULT_GPU_EFFICIENCY))
     assert reference_efficiency([ref], CAT, "t4") is None  # another architecture: not used
+
+
+def test_gpu_set_up_is_a_base_plus_autotuning_of_each_convolution():
+    from advisor.crosshw import (
+        GPU_AUTOTUNE_S_PER_CONV_OP,
+        GPU_SETUP_BASE_S,
+        gpu_setup_seconds,
+    )
+
+    setup = gpu_setup_seconds(cost())  # 300 convolution ops per training step
+    assert setup["first_steps"] == pytest.approx(GPU_SETUP_BASE_S + 300 * GPU_AUTOTUNE_S_PER_CONV_OP)
+    assert setup["new_shape"] == pytest.approx(300 * GPU_AUTOTUNE_S_PER_CONV_OP)
+    attention = PhaseCost((OpBin("matmul", 6, 2e12, 4e9, 500), OpBin("memory", -3, 1e9, 1e10, 400)))
+    vit = gpu_setup_seconds(StepCost(64, attention, attention, attention, 86_000_000, 30_000))
+    assert vit == {"first_steps": GPU_SETUP_BASE_S, "new_shape": 0.0, "new_shape_eval": 0.0}
 
 
 def test_amp_on_nchw_tensors_says_what_channels_last_would_save():
