@@ -35,8 +35,8 @@ GRID = [round(0.05 * i, 2) for i in range(1, 21)]
 TRANSPOSE_GRID = [0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0]
 
 
-def predicted_images_per_s(costs, spec, precision, eff, channels_last=False):
-    return BATCH / gpu_phase_seconds(costs[precision].train, spec, precision, eff, channels_last)
+def predicted_images_per_s(costs, spec, precision, batch, eff, channels_last=False):
+    return batch / gpu_phase_seconds(costs[precision, batch].train, spec, precision, eff, channels_last)
 
 
 def fit(points, costs, gpus) -> Efficiency:
@@ -46,8 +46,8 @@ def fit(points, costs, gpus) -> Efficiency:
         eff = replace(DEFAULT_GPU_EFFICIENCY, tensor=tensor, simt=simt, memory=memory,
                       nchw_transpose=transpose)
         err = statistics.fmean(
-            abs(math.log(predicted_images_per_s(costs, gpus[g], p, eff, nhwc) / measured))
-            for g, p, measured, _, nhwc in points)
+            abs(math.log(predicted_images_per_s(costs, gpus[g], p, b, eff, nhwc) / measured))
+            for g, p, measured, _, nhwc, b in points)
         if best is None or err < best[0]:
             best = (err, eff)
     return best[1]
@@ -56,25 +56,27 @@ def fit(points, costs, gpus) -> Efficiency:
 def main() -> int:
     catalog = load_catalog()
     data = tomllib.loads((HERE / "data" / "public_resnet50.toml").read_text())
-    # (gpu, precision, images/s, source, channels_last)
-    points = [(p["gpu"], PRECISIONS[k], p[k], p["source"], k in p.get("channels_last", []))
+    # (gpu, precision, images/s, source, channels_last, batch): the source's batch where known
+    points = [(p["gpu"], PRECISIONS[k], p[k], p["source"], k in p.get("channels_last", []),
+               p.get("batch", {}).get(k, BATCH))
               for p in data["point"] for k in PRECISIONS]
-    costs = {prec: count_step("resnet50", 1000, 224, BATCH, prec) for prec in set(PRECISIONS.values())}
+    counted = {prec: count_step("resnet50", 1000, 224, BATCH, prec) for prec in set(PRECISIONS.values())}
+    costs = {(prec, b): counted[prec].at_batch(b) for _, prec, *_, b in points}
     overall = fit(points, costs, catalog.gpus)
     print(f"fitted on all points: tensor {overall.tensor}, simt {overall.simt}, memory {overall.memory}, "
           f"nchw transpose {overall.nchw_transpose}")
     rows, errors = [], []
     for gpu in sorted({g for g, *_ in points}):
         eff = fit([pt for pt in points if pt[0] != gpu], costs, catalog.gpus)
-        for g, prec, measured, source, nhwc in points:
+        for g, prec, measured, source, nhwc, b in points:
             if g != gpu:
                 continue
-            pred = predicted_images_per_s(costs, catalog.gpus[g], prec, eff, nhwc)
+            pred = predicted_images_per_s(costs, catalog.gpus[g], prec, b, eff, nhwc)
             err = pred / measured - 1
             errors.append(abs(err))
-            rows.append([catalog.gpus[g].name, prec + (" nhwc" if nhwc else ""), source.split(" (")[0], measured, round(pred),
-                         f"{100 * err:+.0f}%"])
-    table = markdown_table(rows, ["GPU", "precision", "source", "measured img/s",
+            rows.append([catalog.gpus[g].name, prec + (" nhwc" if nhwc else ""), source.split(" (")[0], b,
+                         measured, round(pred), f"{100 * err:+.0f}%"])
+    table = markdown_table(rows, ["GPU", "precision", "source", "batch", "measured img/s",
                                   "predicted (leave-one-GPU-out)", "error"])
     summary = (f"Leave-one-GPU-out: median |error| {100 * statistics.median(errors):.0f} %, "
                f"max {100 * max(errors):.0f} % over {len(errors)} points. Fitted on all points: "
@@ -82,7 +84,8 @@ def main() -> int:
                f"efficiency {overall.memory}, NCHW transpose traffic {overall.nchw_transpose}x the "
                f"convolutions' own (16-bit), {overall.launch_s * 1e6:.0f} µs per op; each fold "
                "fits all four.")
-    text = (f"ResNet-50, batch {BATCH}, 224 px; predictions from datasheet figures in "
+    text = (f"ResNet-50, 224 px, at the source's batch where it is published (else {BATCH}); predictions "
+            f"from datasheet figures in "
             f"profiles/gpus.toml; table made {dt.date.today().isoformat()} (no GPU needed).\n\n"
             f"{table}\n\n{summary}\n")
     print(text)
