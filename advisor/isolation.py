@@ -95,6 +95,9 @@ def _emit(message: dict) -> None:
 def _child_main() -> None:
     import traceback
 
+    # The parent forwards Ctrl-C as SIGINT. A process started in the background by a shell
+    # without job control inherits SIGINT ignored, and Python then installs no handler: restore it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     request = json.loads(sys.stdin.read())
     module_name, _, function_name = request["target"].partition(":")
     function = getattr(importlib.import_module(module_name), function_name)
