@@ -39,8 +39,9 @@ class Efficiency:
 # The fitted values absorb counting conventions (every op's inputs and outputs counted as memory
 # traffic, no fusion or caching), so they are model constants rather than physical efficiencies.
 # The host time per op (launch_s) is the H200 reference profile's: its steps at batch 16-128 left
-# the GPU idle up to 85 % of the time, the host (Python, autograd, dispatch, launches) taking
-# 50-100 µs per counted op; 60 fits its 21 measured phases best (median |error| 14 %).
+# the GPU idle up to 85 % of the time; where it waited most, the host (Python, autograd,
+# dispatch, launches) took 50-85 µs per counted op; 60 fits its 21 measured phases best
+# (median |error| 14 %).
 DEFAULT_GPU_EFFICIENCY = Efficiency(tensor=0.6, simt=1.0, memory=0.4, launch_s=60e-6,
                                     source="fitted to public ResNet-50 throughputs",
                                     nchw_transpose=1.0)
