@@ -164,9 +164,9 @@ def scale_to_reference_impl(eff: Efficiency, measured_s: list[float], predicted_
     what `eff` predicts for them: every bound of the roofline scales alike, so the step does.
 
     Fitting each efficiency to a reference step's profiler split instead was tried on the H200
-    reference: it put H100 SXM ResNet-50 at 0.67x (fp32) and 0.76x (AMP) of Lambda's published
-    throughputs. The public fit alone gives 1.16x, 1.17x (SXM) and 1.04x, 1.01x (PCIe); scaled
-    by the H200 reference, 1.01x, 1.02x and 0.91x, 0.87x.
+    reference: it put H100 SXM ResNet-50 (batch 256) at 0.67x (fp32) and 0.76x (AMP) of Lambda's
+    published throughputs. At Lambda's batches the public fit alone gives 1.16x, 1.17x (SXM) and
+    1.04x, 1.01x (PCIe); scaled by the H200 reference, 1.01x, 1.02x and 0.91x, 0.87x.
     """
     ratio = statistics.median(m / p for m, p in zip(measured_s, predicted_s))
     return replace(eff, tensor=eff.tensor / ratio, simt=eff.simt / ratio, memory=eff.memory / ratio,
