@@ -15,6 +15,7 @@ import math
 import statistics
 from dataclasses import dataclass, replace
 
+from advisor.calibrate import GPU_FIRST_STEP_FLOOR_S
 from advisor.catalog import GpuSpec
 from advisor.opcount import COMPUTE_CLASSES, PhaseCost, StepCost
 
@@ -55,8 +56,8 @@ GPU_BAND = (0.6, 1.75)
 # handles, allocator growth) plus cuDNN's autotuning (cudnn.benchmark) of every convolution,
 # forward and backward; each new batch shape autotunes again. Fitted to the set-up 11 training
 # runs paid on an H200 (2026-11-26, resnet18 to efficientnet_b0 and vit_b_16): the model gave
-# 0.57-1.65x of it. Convolution-free models (vit_b_16) pay the base alone.
-GPU_SETUP_BASE_S = 1.0
+# 0.57-1.65x of it. Convolution-free models (vit_b_16) pay the base alone
+# (GPU_FIRST_STEP_FLOOR_S, which same-device estimates use too).
 GPU_AUTOTUNE_S_PER_CONV_OP = 0.036
 
 
@@ -66,7 +67,7 @@ def gpu_setup_seconds(cost: StepCost) -> dict[str, float]:
     validation batch, so the last is inside the others."""
     conv_ops = sum(b.ops for b in cost.train.bins if b.op_class == "conv")
     train = GPU_AUTOTUNE_S_PER_CONV_OP * conv_ops
-    return {"first_steps": GPU_SETUP_BASE_S + train, "new_shape": train, "new_shape_eval": 0.0}
+    return {"first_steps": GPU_FIRST_STEP_FLOOR_S + train, "new_shape": train, "new_shape_eval": 0.0}
 
 
 @dataclass(frozen=True)

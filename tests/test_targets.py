@@ -106,18 +106,15 @@ def test_a_reference_profile_scales_the_default_speed_of_its_architecture():
 
 
 def test_gpu_set_up_is_a_base_plus_autotuning_of_each_convolution():
-    from advisor.crosshw import (
-        GPU_AUTOTUNE_S_PER_CONV_OP,
-        GPU_SETUP_BASE_S,
-        gpu_setup_seconds,
-    )
+    from advisor.calibrate import GPU_FIRST_STEP_FLOOR_S
+    from advisor.crosshw import GPU_AUTOTUNE_S_PER_CONV_OP, gpu_setup_seconds
 
     setup = gpu_setup_seconds(cost())  # 300 convolution ops per training step
-    assert setup["first_steps"] == pytest.approx(GPU_SETUP_BASE_S + 300 * GPU_AUTOTUNE_S_PER_CONV_OP)
+    assert setup["first_steps"] == pytest.approx(GPU_FIRST_STEP_FLOOR_S + 300 * GPU_AUTOTUNE_S_PER_CONV_OP)
     assert setup["new_shape"] == pytest.approx(300 * GPU_AUTOTUNE_S_PER_CONV_OP)
     attention = PhaseCost((OpBin("matmul", 6, 2e12, 4e9, 500), OpBin("memory", -3, 1e9, 1e10, 400)))
     vit = gpu_setup_seconds(StepCost(64, attention, attention, attention, 86_000_000, 30_000))
-    assert vit == {"first_steps": GPU_SETUP_BASE_S, "new_shape": 0.0, "new_shape_eval": 0.0}
+    assert vit == {"first_steps": GPU_FIRST_STEP_FLOOR_S, "new_shape": 0.0, "new_shape_eval": 0.0}
 
 
 def test_amp_on_nchw_tensors_says_what_channels_last_would_save():
