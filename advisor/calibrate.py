@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field, replace
 from advisor.errors import UsageError
 from advisor.opcount import COMPUTE_OPS, StepCost
 from advisor.stats import Samples
+from advisor.training import PREFETCH_FACTOR
 from advisor.workload import Workload
 
 TARGET_RELATIVE_ERROR = 0.02
@@ -28,10 +29,21 @@ TARGET_RELATIVE_ERROR = 0.02
 FED_MIN_SAMPLES_FOR_EARLY_STOP = 10
 # the fewest steps each phase times, however short the budget
 MIN_TRAIN_STEPS, MIN_EVAL_STEPS, MIN_FROZEN_STEPS = 3, 3, 2
+# ...and, where steps are fast, this many as long as they fit in MIN_PHASE_SHARE of the budget:
+# on an H200 the cold first step (kernel loading, cuDNN autotuning: 2-21 s) used up 10-s
+# budgets, leaving 3 timed steps of 20-60 ms each, whose median is a poor guess of the steady state
+FAST_MIN_STEPS, MIN_PHASE_SHARE = 10, 0.1
 WARMUP_TRAIN_STEPS = {"cpu": 2, "cuda": 3}
 WARMUP_EVAL_STEPS = {"cpu": 1, "cuda": 2}
 Progress = Callable[[str, float], None]  # (what is being measured, fraction of the budget used)
 
+
+# A CPU's first step is one sample, and on a shared machine it errs long: the same calibration
+# (mobilenet_v3_large, 160 px, batch 256, 2-core VM) measured it 0.6, 1.0, 1.2, 1.4 and 6.7 s
+# over a steady step. The band reaches down to this share of it.
+CPU_FIRST_STEP_LOW_FACTOR = 0.4
+# the loader alone delivers a batch in under this share of a fed step: its workers run ahead
+LOADER_AHEAD = 0.8
 
 # The set-up of a training run on a GPU after a calibration, as a multiple of the calibration's
 # new-shape step: 0.7-1.15x over 10 CNN workloads on an H200 (the upper end is inside the cold bound).
@@ -78,6 +90,7 @@ class Calibration:
     epoch_start_seconds: float = 0.0  # train loader: iterator start beyond a steady step
     valid_start_seconds: float = 0.0  # validation loader, likewise
     synthetic_train_step_seconds: Samples | None = None  # same model without the loader
+    synthetic_eval_step_seconds: Samples | None = None
     decode_images_per_s: Samples | None = None  # one process: decode + augment
     loader_images_per_s: Samples | None = None  # the DataLoader with its workers, no training
     peak_memory_bytes: int | None = None
@@ -113,13 +126,28 @@ class Calibration:
     @property
     def first_steps_overhead_range_seconds(self) -> tuple[float, float, float]:
         """(least, expected, most) warm-up of a training run: on a GPU from 0.7x the warm
-        estimate to the cold first step (see expected_first_steps_overhead_seconds)."""
+        estimate to the cold first step (see expected_first_steps_overhead_seconds); on a CPU
+        the measured first step, which may have been slowed by other work on the machine."""
         cold = self.first_steps_overhead_seconds
+        if self.key.device == "cpu":
+            return CPU_FIRST_STEP_LOW_FACTOR * cold, cold, cold
         if not self.key.device.startswith("cuda") or self.new_shape_overhead_seconds <= 0:
             return cold, cold, cold
         # a first step's own floor (context, handles) shows where there is little to autotune
         warm = min(cold, max(self.new_shape_overhead_seconds, GPU_FIRST_STEP_FLOOR_S))
         return WARM_SETUP_LOW_FACTOR * warm, warm, cold
+
+    def prefetched_batches(self, phase: str) -> int:
+        """Batches of an epoch's "train" or "eval" phase that the loader's workers have decoded
+        before the model reaches them: the phase's last ones, which run at the model's own
+        speed (on a 2-core VM with 1 and 2 workers, the last 2 and 4 training steps took the
+        synthetic 0.11 s, the others 0.18 s). None where the workers are the bottleneck: they
+        finish each batch just as it is needed."""
+        fed = self.train_step_seconds if phase == "train" else self.eval_step_seconds
+        if not self.key.workers or self.loader_images_per_s is None:
+            return 0
+        loader_batch_s = self.key.batch_size / self.loader_images_per_s.median
+        return PREFETCH_FACTOR * self.key.workers if loader_batch_s < LOADER_AHEAD * fed.median else 0
 
     @property
     def train_images_per_s(self) -> float:
@@ -180,9 +208,10 @@ def _timed(step: Callable[[], None], sync: Callable[[], None], timer, n: int) ->
 
 
 def _time_steps(step: Callable[[], None], sync: Callable[[], None], timer, *, min_n: int,
-                max_n: int, deadline: float) -> list[float]:
+                max_n: int, deadline: float, min_seconds: float = 0.0) -> list[float]:
     """Timed steps until the deadline, or earlier once the median is known within about 2 % from
-    ten samples spread over at least half of the time the phase has.
+    ten samples spread over at least half of the time the phase has. Past the deadline, still
+    `min_n` steps, and up to FAST_MIN_STEPS while the steps timed add up to under `min_seconds`.
 
     Why the spread: a shared machine's speed changes in bursts of seconds, so steps timed close
     together agree with each other more than with the rest of a run. With early stops after five
@@ -198,7 +227,7 @@ def _time_steps(step: Callable[[], None], sync: Callable[[], None], timer, *, mi
         times.append(timer() - start)
         if len(times) >= min_n:
             now = timer()
-            if now >= deadline:
+            if now >= deadline and (len(times) >= FAST_MIN_STEPS or sum(times) >= min_seconds):
                 break
             if (len(times) >= 10 and now - first >= 0.5 * (deadline - first)
                     and Samples(tuple(times)).standard_error_of_median < TARGET_RELATIVE_ERROR):
@@ -372,7 +401,9 @@ def _calibrate_once(w: Workload, device: str, budget_s: float, progress: Progres
                 "`advisor profile` and these options.")
     warm += _timed(step, sync, timer, WARMUP_TRAIN_STEPS["cuda" if cuda else "cpu"] - 1)
     say("timing training steps", used())
-    train = _time_steps(step, sync, timer, min_n=MIN_TRAIN_STEPS, max_n=200, deadline=deadline["train"])
+    least = MIN_PHASE_SHARE * budget_s
+    train = _time_steps(step, sync, timer, min_n=MIN_TRAIN_STEPS, max_n=200, deadline=deadline["train"],
+                        min_seconds=least)
     train_samples = Samples(tuple(train))
 
     # a new batch shape (the last partial batch) pays set-up again the first time it runs
@@ -385,7 +416,8 @@ def _calibrate_once(w: Workload, device: str, budget_s: float, progress: Progres
     say("timing validation passes", used())
     eval_step = lambda: trainer.eval_step(x)  # noqa: E731
     warm_eval = _timed(eval_step, sync, timer, WARMUP_EVAL_STEPS["cuda" if cuda else "cpu"])
-    evals = _time_steps(eval_step, sync, timer, min_n=MIN_EVAL_STEPS, max_n=200, deadline=deadline["eval"])
+    evals = _time_steps(eval_step, sync, timer, min_n=MIN_EVAL_STEPS, max_n=200, deadline=deadline["eval"],
+                        min_seconds=least)
     if w.batch_size > 1:
         firsts = _timed(lambda: trainer.eval_step(xs), sync, timer, 2)
         new_shape_eval = max(0.0, firsts[0] - firsts[1])
@@ -394,7 +426,7 @@ def _calibrate_once(w: Workload, device: str, budget_s: float, progress: Progres
     trainer.set_frozen(True)
     frozen_first = _timed(lambda: trainer.train_step(x, y), sync, timer, 1)[0]
     frozen = _time_steps(lambda: trainer.train_step(x, y), sync, timer, min_n=MIN_FROZEN_STEPS, max_n=100,
-                         deadline=deadline["frozen"])
+                         deadline=deadline["frozen"], min_seconds=least)
     trainer.set_frozen(False)
     frozen_first_overhead = max(0.0, frozen_first - Samples(tuple(frozen)).median)
 
@@ -447,6 +479,7 @@ def _calibrate_once(w: Workload, device: str, budget_s: float, progress: Progres
         synthetic, key=CalibrationKey.of(w, device), train_step_seconds=fed["train"],
         eval_step_seconds=fed["eval"], epoch_start_seconds=fed["epoch_start"],
         valid_start_seconds=fed["valid_start"], synthetic_train_step_seconds=train_samples,
+        synthetic_eval_step_seconds=Samples(tuple(evals)),
         decode_images_per_s=fed["decode"], loader_images_per_s=fed["loader"],
         elapsed_s=timer() - t0, notes=tuple(notes),
     )

@@ -70,6 +70,18 @@ def _phase_seconds(images: int, batch: int, step_seconds: float) -> float:
     return images / batch * step_seconds
 
 
+def _prefetched_saving(cal: Calibration, phase: str, steps: float) -> float:
+    """Seconds an epoch's phase saves because its last batches were decoded ahead and run at the
+    model's own speed, not the loader-fed one (Calibration.prefetched_batches)."""
+    synthetic = cal.synthetic_train_step_seconds if phase == "train" else cal.synthetic_eval_step_seconds
+    fed = cal.train_step_seconds if phase == "train" else cal.eval_step_seconds
+    if synthetic is None or not cal.prefetched_batches(phase):
+        return 0.0
+    # no faster than the loader alone delivers them
+    ahead = max(synthetic.median, cal.key.batch_size / cal.loader_images_per_s.median)
+    return min(steps, cal.prefetched_batches(phase)) * max(0.0, fed.median - ahead)
+
+
 def estimate_impl(workload: Workload, cal: Calibration, *, accelerator: str,
                   ram_bytes: int | None = None, vram_bytes: int | None = None,
                   scale: dict[str, float] | None = None, basis: str = "measured",
@@ -93,8 +105,10 @@ def estimate_impl(workload: Workload, cal: Calibration, *, accelerator: str,
             return (samples.median if q == 0.5 else samples.quantile(q)) * scale[phase]
 
         train = _phase_seconds(n_train, b, at(cal.train_step_seconds, "train"))
+        train -= _prefetched_saving(cal, "train", n_train / b) * scale["train"]
         frozen = _phase_seconds(n_train, b, at(cal.frozen_step_seconds, "frozen"))
         valid = _phase_seconds(n_valid, b, at(cal.eval_step_seconds, "eval"))
+        valid -= _prefetched_saving(cal, "eval", n_valid / b) * scale["eval"]
         starts = cal.epoch_start_seconds + (cal.valid_start_seconds if n_valid else 0.0)
         # one-time set-up: the first steps, each new batch shape, the frozen graph
         first = cal.expected_first_steps_overhead_seconds * scale["train"]

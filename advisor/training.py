@@ -19,6 +19,9 @@ from advisor.workload import Workload
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# batches each DataLoader worker decodes ahead (torch's default, set explicitly because the
+# estimator counts on it: an epoch's last batches are waiting when the workers finish)
+PREFETCH_FACTOR = 2
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
 
@@ -204,6 +207,7 @@ def make_loader(dataset, workload: Workload, device: str, shuffle: bool):
     return torch.utils.data.DataLoader(
         dataset, batch_size=workload.batch_size, shuffle=shuffle, num_workers=workload.workers,
         pin_memory=device.startswith("cuda"), drop_last=False,
+        prefetch_factor=PREFETCH_FACTOR if workload.workers else None,
     )
 
 

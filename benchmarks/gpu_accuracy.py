@@ -1,6 +1,7 @@
 """GPU accuracy: predictions against real training on a GPU, same-device and cross-device.
 
-On a machine with a CUDA GPU (about 7 minutes on an H200; `--quick`: 3):
+On a machine with a CUDA GPU (about 5 minutes on an H200, estimated from its measured phases;
+`--quick`: 3; `--all`: 8):
 1. profiles the GPU (resnet34, 224 px, batch 64) and keeps it as the reference profile
    profiles/measured/<gpu>.json;
 2. for each workload below, predicts its training time as `advisor recommend` does on that GPU
@@ -11,7 +12,7 @@ On a machine with a CUDA GPU (about 7 minutes on an H200; `--quick`: 3):
 Writes benchmarks/results/gpu_accuracy_<gpu>.{md,csv}, rewritten after every workload so a run
 cut short keeps what it measured.
 
-    python benchmarks/gpu_accuracy.py [--device cuda:0] [--quick]
+    python benchmarks/gpu_accuracy.py [--device cuda:0] [--quick | --all | --holdout]
         [--profile GPU.json] [--cpu-profile CPU.json] [--results-dir DIR]
 
 --profile takes the GPU profile that `advisor profile --output` wrote (and adds the suite's
@@ -41,31 +42,36 @@ from advisor.training import run_training_in_fresh_process
 
 HERE = Path(__file__).parent
 
-# Sized from the H200's measured steps for about 4 s of steady training per epoch: the one-time
-# set-up (cuDNN autotuning, 1-12 s there) then no longer swamps the steady state, and a second
-# epoch measures the steady state alone (the last_epoch columns).
+# Sized from the H200's measured steps for 3-4 s of steady training per epoch, two epochs, and
+# the second epoch compared alone too (the last_epoch columns). The one-time set-up of a run
+# (cuDNN autotuning: 1-8 s on the H200 for each new batch shape) would otherwise swamp seconds of
+# training: most workloads here are whole batches in both splits, and two keep a partial last
+# batch, whose shape pays the autotuning again. Six workloads (one the profile's own) fit in
+# about 5 minutes with a 6-s calibration each: `--all` adds three more.
 WORKLOADS = [
-    Workload(model="resnet34", image_size=224, batch_size=64, dataset_size=12000, epochs=2),
-    Workload(model="resnet18", image_size=224, batch_size=128, dataset_size=32000, epochs=2, precision="amp-fp16"),
-    # the same in channels_last: checks the NCHW-transpose share of the cross-device model
+    Workload(model="resnet34", image_size=224, batch_size=64, dataset_size=12800, epochs=2),
+    # channels_last: checks the NCHW-transpose share of the cross-device model (its NCHW twin: --all)
     Workload(model="resnet18", image_size=224, batch_size=128, dataset_size=32000, epochs=2, precision="amp-fp16",
              channels_last=True),
     Workload(model="resnet50", image_size=224, batch_size=64, dataset_size=10000, epochs=1, frozen_epochs=1,
-             precision="amp-bf16"),
+             precision="amp-bf16"),  # partial validation batch
     Workload(model="resnet18", image_size=64, batch_size=16, dataset_size=8000, epochs=2),  # launch-bound
-    Workload(model="mobilenet_v3_large", image_size=224, batch_size=128, dataset_size=12000, epochs=2),
-    Workload(model="efficientnet_b0", image_size=224, batch_size=64, dataset_size=6000, epochs=2,
-             precision="amp-bf16"),
-    Workload(model="convnext_tiny", image_size=224, batch_size=64, dataset_size=6000, epochs=2,
-             precision="amp-bf16"),
+    Workload(model="mobilenet_v3_large", image_size=224, batch_size=128, dataset_size=12800, epochs=2),
     Workload(model="vit_b_16", image_size=224, batch_size=64, dataset_size=8000, epochs=2, precision="amp-bf16"),
+]
+MORE = [
+    Workload(model="resnet18", image_size=224, batch_size=128, dataset_size=32000, epochs=2, precision="amp-fp16"),
+    Workload(model="efficientnet_b0", image_size=224, batch_size=64, dataset_size=6000, epochs=2,
+             precision="amp-bf16"),  # partial batches in both splits
+    Workload(model="convnext_tiny", image_size=224, batch_size=64, dataset_size=6400, epochs=2,
+             precision="amp-bf16"),
 ]
 
 # Models that no GPU constant has seen (the host time per op and the set-up were fitted to
 # H200 runs of resnet18/34/50, mobilenet_v3, efficientnet_b0 and vit_b_16): `--holdout`.
 HOLDOUT = [
-    Workload(model="densenet121", image_size=224, batch_size=64, dataset_size=6000, epochs=2),
-    Workload(model="resnet101", image_size=224, batch_size=128, dataset_size=12000, epochs=2,
+    Workload(model="densenet121", image_size=224, batch_size=64, dataset_size=6400, epochs=2),
+    Workload(model="resnet101", image_size=224, batch_size=128, dataset_size=12800, epochs=2,
              precision="amp-bf16", channels_last=True),
     Workload(model="mobilenet_v2", image_size=224, batch_size=128, dataset_size=16000, epochs=2,
              precision="amp-fp16"),
@@ -80,11 +86,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda:0")
     parser.add_argument("--quick", action="store_true", help="first four workloads only")
+    parser.add_argument("--all", action="store_true", help="three more workloads (about 3 minutes more)")
     parser.add_argument("--holdout", action="store_true",
                         help="the workloads no model constant was fitted to (results get a _holdout suffix)")
     parser.add_argument("--smoke", action="store_true",
                         help="tiny versions of the workloads: checks the script itself, e.g. on a CPU")
-    parser.add_argument("--calibration-budget-s", type=float, default=10.0)
+    parser.add_argument("--calibration-budget-s", type=float, default=6.0)
     parser.add_argument("--profile", type=Path, help="this GPU's profile from `advisor profile --output`")
     parser.add_argument("--cpu-profile", type=Path, help="a CPU-only profile for the cross-device predictions")
     parser.add_argument("--results-dir", type=Path, default=HERE / "results")
@@ -108,7 +115,7 @@ def main() -> int:
         cpu_profile = (load_profile(args.cpu_profile) if args.cpu_profile
                        else profile_machine(Workload(), device="cpu", budget_s=30))
     rows, text = [], "no workload measured\n"
-    chosen = HOLDOUT if args.holdout else WORKLOADS[:4] if args.quick else WORKLOADS
+    chosen = HOLDOUT if args.holdout else WORKLOADS[:4] if args.quick else WORKLOADS + MORE if args.all else WORKLOADS
     if args.smoke:
         chosen = [w.with_(image_size=64 if w.model != "vit_b_16" else 32, batch_size=8,
                           dataset_size=20, epochs=1) for w in chosen]

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Everything that needs a CUDA GPU, in one run (about 9 minutes on an H200; --quick: 5):
+# Everything that needs a CUDA GPU, in one run (about 7 minutes on an H200, estimated from the
+# phases of earlier runs; --quick: 5):
 #   1. the tests marked `gpu`;
 #   2. `advisor profile` on the GPU: the reference profile $MEASURED/<gpu>.json;
 #   3. benchmarks/gpu_accuracy.py: same-device and cross-device accuracy

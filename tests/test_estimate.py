@@ -42,9 +42,12 @@ def test_a_gpu_run_after_the_calibration_pays_the_warm_set_up_and_the_band_reach
     # little to autotune (no convolutions): the first step's own floor
     vit = replace(cold, new_shape_overhead_seconds=0.2)
     assert vit.expected_first_steps_overhead_seconds == pytest.approx(GPU_FIRST_STEP_FLOOR_S)
-    # a CPU's first step recurs in every process: counted as measured
+    # a CPU's first step recurs in every process: counted as measured, the band reaching below
+    # it (one sample, which a busy moment of the machine lengthens)
+    from advisor.calibrate import CPU_FIRST_STEP_LOW_FACTOR
+
     cpu = replace(make_calibration(warm_train=(10.0, 1.0), warm_eval=(0.25,)), new_shape_overhead_seconds=2.0)
-    assert cpu.first_steps_overhead_range_seconds == pytest.approx((9.0, 9.0, 9.0))
+    assert cpu.first_steps_overhead_range_seconds == pytest.approx((CPU_FIRST_STEP_LOW_FACTOR * 9.0, 9.0, 9.0))
 
 
 def test_partial_last_batch_counts_pro_rata():
@@ -67,6 +70,30 @@ def test_loader_start_is_paid_every_epoch():
                            workers=2, epoch_start=0.5, valid_start=0.2, synthetic=(1.0, 1.0))
     w = Workload(dataset_size=640, epochs=3, data_dir="/x", workers=2)
     assert estimate_impl(w, cal, accelerator="CPU").breakdown_seconds["loader_start"] == pytest.approx(2.1)
+
+
+def test_the_batches_workers_decoded_ahead_run_at_the_models_own_speed():
+    from dataclasses import replace
+
+    from advisor.stats import Samples
+
+    # fed steps 1.5 s (workers and model share the cores), the model alone 1.0 s; the loader alone
+    # delivers a batch in 0.4 s, so its 2 workers stay 2 x 2 batches ahead and finish early
+    fed = replace(make_calibration(train=(1.5,) * 3, evals=(0.6,) * 3, warm_train=(1.5, 1.5), warm_eval=(0.6,),
+                                   data_source="imagefolder", workers=2, synthetic=(1.0,) * 3),
+                  synthetic_eval_step_seconds=Samples((0.25,) * 3), loader_images_per_s=Samples((160.0,)))
+    assert fed.prefetched_batches("train") == 4
+    w = Workload(dataset_size=640, epochs=1, data_dir="/x", workers=2)  # 8 training, 2 validation batches
+    e = estimate_impl(w, fed, accelerator="CPU")
+    assert e.breakdown_seconds["training"] == pytest.approx(8 * 1.5 - 4 * (1.5 - 1.0))
+    # no faster than the loader alone: 0.4 s a batch, slower than the model's 0.25 s eval step
+    assert e.breakdown_seconds["validation"] == pytest.approx(2 * 0.6 - 2 * (0.6 - 0.4))
+    # workers that are the bottleneck (1.4 s a batch alone) are never ahead
+    slow = replace(fed, loader_images_per_s=Samples((64 / 1.4,)))
+    assert slow.prefetched_batches("train") == 0
+    assert estimate_impl(w, slow, accelerator="CPU").breakdown_seconds["training"] == pytest.approx(8 * 1.5)
+    # in the main process (no workers) nothing is decoded ahead
+    assert replace(fed, key=replace(fed.key, workers=0)).prefetched_batches("train") == 0
 
 
 def test_band_contains_the_estimate_and_widens_with_spread():

@@ -31,6 +31,19 @@ def test_timed_steps_stop_at_the_deadline_but_not_before_the_minimum():
     assert times == [1.0, 1.0, 1.0]
 
 
+def test_fast_steps_past_the_deadline_still_time_ten_within_the_phase_minimum():
+    # the warm-up used the phase's time: 0.1-s steps go on to ten while they add up to under 2 s
+    fast = _time_steps(lambda: None, lambda: None, FakeClock(0.1), min_n=3, max_n=100, deadline=0.0,
+                       min_seconds=2.0)
+    assert len(fast) == 10
+    # ...but stop once they have taken that long
+    assert len(_time_steps(lambda: None, lambda: None, FakeClock(0.1), min_n=3, max_n=100, deadline=0.0,
+                           min_seconds=0.45)) == 5
+    # slow steps keep the minimum of three
+    assert len(_time_steps(lambda: None, lambda: None, FakeClock(), min_n=3, max_n=100, deadline=0.0,
+                           min_seconds=2.0)) == 3
+
+
 def test_timed_steps_stop_once_the_median_is_known_from_ten_spread_out_samples():
     # identical 1 s steps; each clock read advances it by 1 s, three reads a step
     times = _time_steps(lambda: None, lambda: None, FakeClock(), min_n=3, max_n=100, deadline=41.0)

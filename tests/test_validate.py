@@ -26,8 +26,8 @@ def _run(seconds, epochs=1):
 
 def test_error_is_relative_to_the_measured_time():
     e = estimate_impl(Workload(dataset_size=640, epochs=1), make_calibration(), accelerator="CPU")
-    v = Validation(e, _run(e.seconds / 1.25))
-    assert v.error == pytest.approx(0.25)
+    v = Validation(e, _run(e.seconds / 1.5))
+    assert v.error == pytest.approx(0.5)
     assert not v.inside_band
     assert Validation(e, _run(e.seconds)).inside_band
 
