@@ -164,7 +164,10 @@ def estimate_impl(workload: Workload, cal: Calibration, *, accelerator: str,
         fits = False
         notes.append(f"needs about {peak / 2**30:.1f} GiB of GPU memory, more than the "
                      f"{vram_bytes / 2**30:.0f} GiB usable")
-    if cal.key.data_source == "synthetic":
+    if cal.key.data_source == "synthetic" and workload.data_dir:
+        notes.append(f"JPEG decoding ({workload.workers} loader worker(s)) is not included: scaled from a "
+                     "calibration on synthetic tensors; drop --no-calibrate, or profile with --data, to measure it")
+    elif cal.key.data_source == "synthetic":
         notes.append("synthetic tensors: JPEG decoding is not included (profile with --data to include it)")
     if workload.frozen_epochs:
         notes.append(f"{workload.frozen_epochs} frozen epoch(s): only the classifier head trains")

@@ -19,6 +19,10 @@ from advisor.estimate import Estimate
 # The seed's rule of thumb: a GPU that is not at least this much faster is not worth the move.
 WORTHWHILE_SPEEDUP = 3.0
 OBJECTIVES = ("time", "cost", "balanced")
+# Moving a run elsewhere costs time its training time does not show: starting the machine or
+# runtime, installing the libraries, copying the data there. Assumed (a few minutes), not
+# measured; it decides only for runs short enough that those minutes matter.
+MOVE_OVERHEAD_S = 300.0
 # Balanced ranking weighs time and cost alike in ratio: it minimises time x cost, so an option
 # twice as fast is worth twice the price. This many dollars are added to every cost first, so
 # that a free option is not infinitely better than a cheap one whatever its time.
@@ -217,9 +221,15 @@ def compare_gpu_counts_impl(options: list[Option], objective: str = "balanced") 
     text = f"one GPU at best: {describe(one)}; several at best: {describe(many)}"
     if eff is not None:
         text += f", scaling {100 * eff:.0f} %"
-    text += f": {faster:.1f}x sooner" if faster >= 1 else f": the single GPU is {1 / faster:.1f}x sooner"
-    if one.cost_usd and many.cost_usd is not None:
-        text += f", at {many.cost_usd / one.cost_usd:.1f}x the cost"
+    if faster >= 1:
+        text += f": {faster:.1f}x sooner"
+        subject, other = many, one
+    else:
+        text += f": the single GPU is {1 / faster:.1f}x sooner"
+        subject, other = one, many
+    if subject.cost_usd and other.cost_usd:
+        ratio = subject.cost_usd / other.cost_usd
+        text += f", at {ratio:.1f}x the cost" if ratio >= 1 else f" and {1 / ratio:.1f}x cheaper"
     return text + "."
 
 
@@ -241,10 +251,20 @@ def recommend_impl(options: list[Option], objective: str = "balanced",
     best = sort_options_impl(usable, objective)[0]
     local = next((o for o in usable if o.id == "local"), None)
     if local is not None and best is not local:
+        from advisor.report import hms
+
         speedup = local.estimate.seconds / best.estimate.seconds
+        overall = local.estimate.seconds / (best.estimate.seconds + MOVE_OVERHEAD_S)
         if speedup < WORTHWHILE_SPEEDUP:
             reason = (f"{best.id} would be only {speedup:.1f}x faster than this machine (under "
                       f"{WORTHWHILE_SPEEDUP:.0f}x): stay here.")
+            best = local
+        elif overall < WORTHWHILE_SPEEDUP:
+            reason = (f"{best.id} would train in {hms(best.estimate.seconds)} against "
+                      f"{hms(local.estimate.seconds)} here, but starting a machine there and bringing "
+                      f"code and data takes minutes (about {MOVE_OVERHEAD_S / 60:.0f} assumed): "
+                      + (f"{overall:.1f}x sooner in all, under {WORTHWHILE_SPEEDUP:.0f}x" if overall >= 1
+                         else "done later in all") + ": stay here.")
             best = local
         else:
             from advisor.report import money

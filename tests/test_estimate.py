@@ -244,3 +244,10 @@ def test_another_precision_is_scaled_by_the_measured_convolution_speed():
     faster = Estimator(prof, count=same_work).estimate(Workload(precision="amp-bf16"))
     # all of the step is arithmetic: twice the convolution speed, twice the training speed
     assert faster.train_images_per_s == pytest.approx(2 * plain.train_images_per_s, rel=0.01)
+
+
+def test_a_jpeg_workload_timed_from_synthetic_steps_says_decoding_is_missing():
+    w = Workload(dataset_size=640, data_dir="/photos", workers=1)
+    notes = estimate_impl(w, make_calibration(), accelerator="CPU", basis="scaled").notes
+    assert any("JPEG decoding (1 loader worker(s)) is not included" in n for n in notes)
+    assert not any(n.startswith("synthetic tensors") for n in notes)

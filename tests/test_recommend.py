@@ -5,8 +5,9 @@ from advisor.workload import Workload
 from conftest import make_calibration
 
 
-def _estimate(step_seconds):
-    return estimate_impl(Workload(), make_calibration(train=(step_seconds,) * 3), accelerator="X")
+def _estimate(step_seconds, images=7390):
+    return estimate_impl(Workload(dataset_size=images), make_calibration(train=(step_seconds,) * 3),
+                         accelerator="X")
 
 
 def test_local_only_recommends_this_machine():
@@ -22,8 +23,22 @@ def test_a_gpu_less_than_3x_faster_is_not_worth_it():
 
 
 def test_a_gpu_more_than_3x_faster_is_recommended():
-    options = [local_option(_estimate(1.0)), Option("gpu", "cloud", "T4", 1, _estimate(0.1), cost_usd=0.2)]
-    assert recommend_impl(options).best == "gpu"
+    # an hour here (1 s a step), 10 minutes there
+    options = [local_option(_estimate(1.0, images=73900)),
+               Option("gpu", "cloud", "T4", 1, _estimate(0.1, images=73900), cost_usd=0.2)]
+    rec = recommend_impl(options)
+    assert rec.best == "gpu" and "faster than this machine" in rec.reason
+
+
+def test_a_run_of_minutes_stays_here_when_moving_it_takes_minutes_too():
+    from advisor.recommend import MOVE_OVERHEAD_S
+
+    # 6.6 minutes here, 1 minute on the GPU: 6x faster, but not once the machine is started
+    local, gpu = _estimate(1.0), _estimate(0.1)
+    assert local.seconds / gpu.seconds > 3 and local.seconds / (gpu.seconds + MOVE_OVERHEAD_S) < 3
+    rec = recommend_impl([local_option(local), Option("gpu", "cloud", "T4", 1, gpu, cost_usd=0.2)])
+    assert rec.best == "local" and rec.fastest == "gpu"
+    assert "starting a machine" in rec.reason and "stay here" in rec.reason
 
 
 def test_option_json_keeps_the_contract():
@@ -138,3 +153,17 @@ def test_options_that_do_not_fit_go_last_and_are_never_best():
     options = [big, _option("ok", 1.0, 1.0)]
     assert [o.id for o in sort_options_impl(options, "time")] == ["ok", "big"]
     assert recommend_impl(options, "time").best == "ok"
+
+
+def test_one_gpu_against_several_says_which_is_sooner_and_which_is_cheaper():
+    from advisor.recommend import compare_gpu_counts_impl
+
+    one = Option("t4", "colab", "T4", 1, _estimate(0.1), cost_usd=0.01, offer=offer(id="t4", gpu="t4"))
+    many = Option("2l4", "gcp", "2x L4", 2, _estimate(0.2), cost_usd=0.03,
+                  offer=offer(id="2l4", gpu="l4", gpu_count=2))
+    text = compare_gpu_counts_impl([one, many], "time")
+    assert "the single GPU is" in text and "sooner and 3.0x cheaper." in text
+    # several GPUs sooner and dearer
+    many = Option("2l4", "gcp", "2x L4", 2, _estimate(0.05), cost_usd=0.03,
+                  offer=offer(id="2l4", gpu="l4", gpu_count=2))
+    assert compare_gpu_counts_impl([one, many], "time").endswith("x sooner, at 3.0x the cost.")
