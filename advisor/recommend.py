@@ -270,7 +270,8 @@ def recommend_impl(options: list[Option], objective: str = "balanced",
             from advisor.report import money
 
             cost = "unpriced" if best.cost_usd is None else money(best.cost_usd)
-            reason = (f"{best.id} ({best.accelerator}) is {speedup:.0f}x faster than this machine, "
+            reason = (f"{best.id} ({best.accelerator}) is {speedup:.0f}x faster than this machine "
+                      f"({overall:.0f}x counting {MOVE_OVERHEAD_S / 60:.0f} minutes to move there), "
                       f"{cost}, best by {objective}.")
     elif best is local:
         reason = f"this machine is the best option by {objective}: train here."
