@@ -186,10 +186,11 @@ def _estimator_for(workload: Workload, profile_path: str | None, no_calibrate: b
 
         check_scaled_workload(prof, workload)
         return estimator, workload
-    from advisor.profiling import add_calibration, spot_calibration_seconds
+    from advisor.profiling import add_calibration, check_workload_runs, spot_calibration_seconds
     from advisor.progress import Progress
     from advisor.report import span
 
+    check_workload_runs(workload)  # a misspelt model or a missing folder fails before any promise
     expected_s, limit_s = spot_calibration_seconds(estimator, workload, budget_s)
     click.echo(f"This workload is not in the profile: calibrating it now (about {span(expected_s)}; "
                "--no-calibrate scales instead).", err=True)

@@ -143,6 +143,7 @@ def test_recommend_on_an_uncalibrated_workload_needs_a_known_model(capsys, saved
     code, _, err = run(capsys, "recommend", "--dataset-size", "100", "--model", "resnet34x",
                        "--profile", saved_profile)
     assert code == 2 and "Did you mean: resnet34" in err
+    assert len(err.strip().splitlines()) == 1, err  # no calibration announced first
 
 
 @pytest.mark.parametrize("args, fragment", [
