@@ -118,7 +118,7 @@ def main() -> int:
     chosen = HOLDOUT if args.holdout else WORKLOADS[:4] if args.quick else WORKLOADS + MORE if args.all else WORKLOADS
     if args.smoke:
         chosen = [w.with_(image_size=64 if w.model != "vit_b_16" else 32, batch_size=8,
-                          dataset_size=20, epochs=1) for w in chosen]
+                          dataset_size=20, epochs=2) for w in chosen]
     for w in chosen:
         started = time.perf_counter()
         try:
@@ -144,7 +144,10 @@ def measure(w, profile, cpu_profile, spec, others, catalog, budget_s):
     run = run_training_in_fresh_process(w, profile.device)
     # the last epoch, when it is not the first, has no set-up in it: the steady state alone
     last = run.train_seconds[-1] + run.valid_seconds[-1] if w.epochs + w.frozen_epochs > 1 else None
-    return profile, score(w, profile, cpu_profile, spec, others, catalog, run.seconds, last)
+    # ...and the first epoch's excess over it is the run's one-time set-up (epochs alike only)
+    setup = (run.train_seconds[0] + run.valid_seconds[0] - last
+             if last is not None and not w.frozen_epochs else None)
+    return profile, score(w, profile, cpu_profile, spec, others, catalog, run.seconds, last, setup)
 
 
 def last_epoch_seconds(est) -> float:
@@ -153,7 +156,8 @@ def last_epoch_seconds(est) -> float:
     return b["training"] / w.epochs + (b["validation"] + b["loader_start"]) / (w.epochs + w.frozen_epochs)
 
 
-def score(w, profile, cpu_profile, spec, others, catalog, measured_s, last_epoch_s=None) -> dict:
+def score(w, profile, cpu_profile, spec, others, catalog, measured_s, last_epoch_s=None,
+          setup_s=None) -> dict:
     """Predictions for `w` against what a run measured: same device (from `profile`), and for
     GPU `spec` from the CPU-only profile and from reference profiles of other GPUs."""
     def error(predicted, measured):
@@ -169,6 +173,9 @@ def score(w, profile, cpu_profile, spec, others, catalog, measured_s, last_epoch
     if last_epoch_s:
         row.update(last_epoch_s=round(last_epoch_s, 2),
                    last_epoch_error_pct=error(last_epoch_seconds(est), last_epoch_s))
+    if setup_s is not None:
+        row.update(setup_s=round(setup_s, 2),
+                   predicted_setup_s=round(est.breakdown_seconds["first_steps_overhead"], 2))
     if spec is None:
         return row
     sources = [("from_cpu_profile", None)] + ([("from_reference", others)] if others else [])
@@ -192,6 +199,12 @@ def write_tables(rows, profile, others, results_dir: Path | None, suffix: str = 
     if "last_epoch_error_pct" in df:
         e = df["last_epoch_error_pct"].dropna().abs()
         lines.append(f"Same device, last epoch (no set-up): median |error| {e.median():.1f} %, max {e.max():.1f} %.")
+    if "setup_s" in df:
+        both = df.dropna(subset=["setup_s"])
+        ratio = (both["setup_s"] / both["predicted_setup_s"].where(both["predicted_setup_s"] > 0)).dropna()
+        if len(ratio):
+            lines.append(f"Set-up (first epoch over the last), measured / predicted: {ratio.min():.2f}-"
+                         f"{ratio.max():.2f}x, median {ratio.median():.2f}x over {len(ratio)} runs.")
     if "from_cpu_profile_error_pct" in df:
         e = df["from_cpu_profile_error_pct"].abs()
         inside = 100 * df["from_cpu_profile_inside_band"].mean()

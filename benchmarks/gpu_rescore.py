@@ -52,9 +52,10 @@ def main() -> int:
         twin = path.with_suffix(".md")
         sources.append(f"{path.name}: {twin.read_text().splitlines()[0]}" if twin.exists() else path.name)
         for _, r in pd.read_csv(path).iterrows():
-            last = r.get("last_epoch_s")
+            last, setup = r.get("last_epoch_s"), r.get("setup_s")
             row = score(workload_of(r), profile, cpu_profile, spec, others, catalog, float(r["measured_s"]),
-                        None if last is None or pd.isna(last) else float(last))
+                        None if last is None or pd.isna(last) else float(last),
+                        None if setup is None or pd.isna(setup) else float(setup))
             rows.append({"run": path.stem.removeprefix(f"gpu_accuracy_{slug(profile.device_name)}").lstrip("_")
                          or "suite", **row})
     text = write_tables(rows, profile, others, None)
