@@ -360,8 +360,8 @@ def validate(dataset_size, epochs, valid_fraction, frozen_epochs, model, num_cla
     from advisor.progress import TrainingProgress
     from advisor.report import hms
     from advisor.training import run_training
-    from advisor.validate import (Validation, append_record, check_record_file,
-                                  completed_workload, validation_table)
+    from advisor.validate import (Validation, append_record, check_record_file, completed_workload,
+                                  history_impl, read_records, validation_table)
 
     workload = _workload(model, num_classes, image_size, batch_size, precision, data_dir, workers,
                          channels_last, dataset_size=dataset_size, epochs=epochs, valid_fraction=valid_fraction,
@@ -391,8 +391,10 @@ def validate(dataset_size, epochs, valid_fraction, frozen_epochs, model, num_cla
     else:
         click.echo(validation_table(result))
     if record:
-        path = append_record(record, result.record_row(estimator.profile.machine.hostname, __version__))
-        click.echo(f"Recorded in {path}", err=True)
+        host = estimator.profile.machine.hostname
+        path = append_record(record, result.record_row(host, __version__))
+        history = history_impl(read_records(path), host, result.estimate.device)
+        click.echo(f"Recorded in {path}" + (f"; {history}." if history else "."), err=True)
     if run.interrupted:
         raise click.exceptions.Exit(130)
 

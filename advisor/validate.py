@@ -130,6 +130,25 @@ def append_record(path: str | os.PathLike, row: dict) -> Path:
     return p
 
 
+def read_records(path: str | os.PathLike) -> list[dict]:
+    with Path(path).open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def history_impl(rows: list[dict], host: str, device: str) -> str | None:
+    """How right the predictions recorded for this host and device have been, in one line."""
+    import statistics
+
+    mine = [r for r in rows if r.get("host") == host and r.get("device") == device and r.get("error_pct")]
+    if not mine:
+        return None
+    errors = [abs(float(r["error_pct"])) for r in mine]
+    inside = sum(r.get("inside_band") == "True" for r in mine)
+    return (f"{len(mine)} validation(s) recorded on {host} ({device}): median |error| "
+            f"{statistics.median(errors):.1f} %, max {max(errors):.1f} %, {inside} of {len(mine)} "
+            "inside the band")
+
+
 def validation_table(v: Validation) -> str:
     from advisor.report import hms, table
 

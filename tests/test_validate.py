@@ -71,6 +71,19 @@ def test_a_record_file_from_before_the_channels_last_column_keeps_its_columns(tm
     assert len(rows) == 2 and tuple(rows[1]) == earlier and rows[1]["measured_s"] == "20.0"
 
 
+def test_the_record_file_tells_how_right_the_predictions_on_this_machine_have_been():
+    from advisor.validate import history_impl
+
+    rows = [{"host": "box", "device": "cpu", "error_pct": "-4.0", "inside_band": "True"},
+            {"host": "box", "device": "cpu", "error_pct": "2.0", "inside_band": "True"},
+            {"host": "box", "device": "cpu", "error_pct": "12.5", "inside_band": "False"},
+            {"host": "box", "device": "cuda:0", "error_pct": "50.0", "inside_band": "False"},
+            {"host": "other", "device": "cpu", "error_pct": "90.0", "inside_band": "False"}]
+    assert history_impl(rows, "box", "cpu") == (
+        "3 validation(s) recorded on box (cpu): median |error| 4.0 %, max 12.5 %, 2 of 3 inside the band")
+    assert history_impl(rows, "new", "cpu") is None
+
+
 def test_record_file_of_another_kind_is_refused(tmp_path):
     path = tmp_path / "other.csv"
     path.write_text("a,b,c\n1,2,3\n")
@@ -104,14 +117,15 @@ def test_validate_end_to_end_on_a_tiny_workload(tmp_path, capsys):
     record = tmp_path / "history.csv"
     code = main(["validate", "--dataset-size", "40", "--epochs", "2", *TINY, "--profile", str(profile),
                  "--record", str(record), "--format", "json"])
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
     assert code == 0
-    result = json.loads(out)
+    result = json.loads(captured.out)
     assert result["measured"]["epochs_completed"] == 2 and result["measured"]["seconds"] > 0
     assert result["predicted"]["basis"] == "measured"
     assert isinstance(result["inside_band"], bool) and "error_pct" in result
     (row,) = list(csv.DictReader(record.open()))
     assert row["model"] == "resnet18" and float(row["measured_s"]) > 0
+    assert "Recorded in" in captured.err and "1 validation(s) recorded on" in captured.err
     # the table form
     assert main(["validate", "--dataset-size", "40", "--epochs", "1", *TINY, "--profile", str(profile)]) == 0
     out = capsys.readouterr().out
