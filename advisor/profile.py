@@ -89,6 +89,23 @@ class Profile:
         )
 
 
+def carried_over_impl(new: Profile, old: Profile) -> Profile:
+    """`new` with what `old` measured that `new` did not: the workloads calibrated since the
+    last `advisor profile` (each can take minutes) and a data-parallel measurement. Only from a
+    profile of the same machine, device and software: after a change of hardware, driver or
+    torch the old measurements no longer hold."""
+    a, b = new.machine, old.machine
+    same = ((new.device, new.device_name) == (old.device, old.device_name)
+            and (a.hostname, a.torch_version, a.driver_version, a.cpu.model, a.cpu.usable_cores)
+            == (b.hostname, b.torch_version, b.driver_version, b.cpu.model, b.cpu.usable_cores))
+    if not same:
+        return new
+    keys = {c.key for c in new.calibrations}
+    kept = tuple(c for c in old.calibrations if c.key not in keys)
+    return replace(new, calibrations=new.calibrations + kept,
+                   distributed=new.distributed if new.distributed is not None else old.distributed)
+
+
 def default_profile_path() -> Path:
     """One profile per machine in the user data directory (ADVISOR_DATA_DIR overrides it)."""
     base = os.environ.get(DATA_DIR_ENV)

@@ -95,3 +95,26 @@ def test_a_profile_from_before_the_layout_option_loads_as_nchw(tmp_path):
         del cal["key"]["channels_last"]
     path.write_text(json.dumps(data))
     assert load_profile(path).calibrations[0].key.channels_last is False
+
+
+def test_a_new_profile_keeps_what_the_one_it_replaces_measured_beyond_it(tmp_path):
+    from dataclasses import replace
+
+    from advisor.cli import _carry_over
+    from advisor.profile import carried_over_impl
+
+    old_default = make_calibration(train=(2.0,) * 3)
+    resnet50 = make_calibration(model="resnet50", train=(4.0,) * 3)  # calibrated later, on the spot
+    old = make_profile(old_default, resnet50)
+    new = make_profile(make_calibration(train=(1.9,) * 3))
+    merged = carried_over_impl(new, old)
+    # the default workload as newly measured, the spot calibration kept
+    assert [c.train_step_seconds.median for c in merged.calibrations] == [1.9, 4.0]
+    # nothing from another software stack: the old steps no longer hold
+    upgraded = replace(new, machine=replace(new.machine, torch_version="2.99"))
+    assert carried_over_impl(upgraded, old) == upgraded
+    # the command says what it kept
+    path = save_profile(old, tmp_path / "p.json")
+    prof, said = _carry_over(new, str(path))
+    assert len(prof.calibrations) == 2 and said == "resnet50 224px batch 64 fp32"
+    assert _carry_over(new, str(tmp_path / "none.json")) == (new, "")
