@@ -198,7 +198,8 @@ class Recommendation:
     def to_dict(self) -> dict:
         return {"best": self.best, "fastest": self.fastest, "cheapest": self.cheapest,
                 "objective": self.objective, "reason": self.reason,
-                "gpu_count_comparison": self.gpu_count_comparison}
+                "gpu_count_comparison": self.gpu_count_comparison,
+                "worthwhile_speedup": WORTHWHILE_SPEEDUP, "move_overhead_seconds": MOVE_OVERHEAD_S}
 
 
 def compare_gpu_counts_impl(options: list[Option], objective: str = "balanced") -> str | None:

@@ -39,6 +39,7 @@ def test_a_run_of_minutes_stays_here_when_moving_it_takes_minutes_too():
     rec = recommend_impl([local_option(local), Option("gpu", "cloud", "T4", 1, gpu, cost_usd=0.2)])
     assert rec.best == "local" and rec.fastest == "gpu"
     assert "starting a machine" in rec.reason and "stay here" in rec.reason
+    assert rec.to_dict()["move_overhead_seconds"] == MOVE_OVERHEAD_S  # the rule is in the JSON too
 
 
 def test_option_json_keeps_the_contract():
