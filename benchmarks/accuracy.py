@@ -5,7 +5,7 @@ workload below: predicts its training time the way `advisor recommend` and `advi
 do (a short calibration of that workload unless the profile has it, then the estimator), also
 predicts it without calibrating (scaled from the default calibration by counted work, what
 `--no-calibrate` does; for JPEG rows that ignores decoding), really trains it, and compares.
-Writes benchmarks/results/accuracy.{md,csv}. About 15 minutes on a 2-core CPU.
+Writes benchmarks/results/accuracy.{md,csv}. About 12 minutes on a 2-core CPU.
 
     python benchmarks/accuracy.py [--quick] [--device cpu]
 """
