@@ -96,22 +96,23 @@ def profile(model, num_classes, image_size, batch_size, precision, data_dir, wor
     else:
         nproc = _default_nproc(nproc, device)
         prof = _measure(workload, device, budget_s, nproc)
-    prof, kept = _carry_over(prof, output)
+    prof, carried = _carry_over(prof, output)
     path = save_profile(prof, output)
     _print_profile(prof, fmt)
     if fmt == "table":
         click.echo(f"\nSaved to {path}")
-    if kept:
-        click.echo(f"Kept from the profile this one replaces: {kept} (same machine, device and torch; "
-                   f"delete {path} first to measure everything afresh).", err=True)
+    if carried:
+        click.echo(carried, err=True)
 
 
 def _carry_over(prof, output: str | None):
-    """The new profile with what the one it replaces measured beyond it, and a word for each."""
+    """The new profile with what the one it replaces measured beyond it, and a sentence saying
+    so; a replaced profile of other hardware or software is kept beside it."""
     from pathlib import Path
 
     from advisor.errors import RuntimeFailure
-    from advisor.profile import carried_over_impl, default_profile_path, load_profile
+    from advisor.profile import (carried_over_impl, default_profile_path, load_profile, same_setup_impl,
+                                 save_profile)
 
     target = Path(output) if output is not None else default_profile_path()
     if not target.exists():
@@ -120,13 +121,19 @@ def _carry_over(prof, output: str | None):
         old = load_profile(target)
     except (UsageError, RuntimeFailure):
         return prof, ""  # unreadable: nothing to carry over
+    if not same_setup_impl(prof, old):
+        backup = save_profile(old, target.with_name(target.stem + ".previous.json"))
+        return prof, f"The profile this one replaces was measured on other hardware or software: kept as {backup}."
     merged = carried_over_impl(prof, old)
     kept = [f"{c.key.model} {c.key.image_size}px batch {c.key.batch_size} {c.key.precision}"
             + (f" {c.key.data_source}/{c.key.workers}w" if c.key.data_source != "synthetic" else "")
             for c in merged.calibrations[len(prof.calibrations):]]
     if merged.distributed is not None and prof.distributed is None:
         kept.append(f"the data-parallel measurement on {merged.distributed.world} processes")
-    return merged, "; ".join(kept)
+    if not kept:
+        return merged, ""
+    return merged, (f"Kept from the profile this one replaces: {'; '.join(kept)} (same machine, device and "
+                    f"software; delete {target} first to measure everything afresh).")
 
 
 def _print_profile(prof, fmt):

@@ -89,16 +89,20 @@ class Profile:
         )
 
 
-def carried_over_impl(new: Profile, old: Profile) -> Profile:
-    """`new` with what `old` measured that `new` did not: the workloads calibrated since the
-    last `advisor profile` (each can take minutes) and a data-parallel measurement. Only from a
-    profile of the same machine, device and software: after a change of hardware, driver or
-    torch the old measurements no longer hold."""
+def same_setup_impl(new: Profile, old: Profile) -> bool:
+    """Whether two profiles measured the same machine, device, driver and torch: after a change
+    of any, the older measurements no longer hold."""
     a, b = new.machine, old.machine
-    same = ((new.device, new.device_name) == (old.device, old.device_name)
+    return ((new.device, new.device_name) == (old.device, old.device_name)
             and (a.hostname, a.torch_version, a.driver_version, a.cpu.model, a.cpu.usable_cores)
             == (b.hostname, b.torch_version, b.driver_version, b.cpu.model, b.cpu.usable_cores))
-    if not same:
+
+
+def carried_over_impl(new: Profile, old: Profile) -> Profile:
+    """`new` with what `old` measured that `new` did not: the workloads calibrated since the
+    last `advisor profile` (each can take minutes) and a data-parallel measurement; only from a
+    profile of the same set-up (same_setup_impl)."""
+    if not same_setup_impl(new, old):
         return new
     keys = {c.key for c in new.calibrations}
     kept = tuple(c for c in old.calibrations if c.key not in keys)

@@ -116,5 +116,9 @@ def test_a_new_profile_keeps_what_the_one_it_replaces_measured_beyond_it(tmp_pat
     # the command says what it kept
     path = save_profile(old, tmp_path / "p.json")
     prof, said = _carry_over(new, str(path))
-    assert len(prof.calibrations) == 2 and said == "resnet50 224px batch 64 fp32"
+    assert len(prof.calibrations) == 2 and "Kept from the profile this one replaces: resnet50 224px" in said
     assert _carry_over(new, str(tmp_path / "none.json")) == (new, "")
+    # one of other software is not merged, and not lost: it stays beside the new one
+    prof, said = _carry_over(upgraded, str(path))
+    assert prof == upgraded and "p.previous.json" in said
+    assert load_profile(tmp_path / "p.previous.json") == old
