@@ -286,15 +286,37 @@ def _is_oom(exc: BaseException) -> bool:
     return isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower()
 
 
+def _fewest_steps_after_warmup(kind: str) -> tuple[int, int]:
+    """(training, eval-sized) steps a calibration times after its training warm-up, however
+    short the budget: timed, half-batch and profiled training steps; eval warm-up, timed and
+    half-batch passes, and frozen steps (two half-batch steps cost about one full step, a
+    frozen step about an eval step)."""
+    return MIN_TRAIN_STEPS + 1 + 1, WARMUP_EVAL_STEPS[kind] + MIN_EVAL_STEPS + 1 + 1 + MIN_FROZEN_STEPS
+
+
 def expected_seconds_impl(budget_s: float, train_step_s: float, eval_step_s: float,
                           device: str = "cpu", startup_s: float = 5.0) -> float:
     """How long a calibration will take: its budget, or longer where the fewest steps it always
     times (warm-up, timed, half-batch, frozen and profiled steps) take longer than that."""
     kind = "cuda" if device.startswith("cuda") else "cpu"
-    # two half-batch steps for a new shape cost about one full step; frozen steps about an eval step
-    train_steps = WARMUP_TRAIN_STEPS[kind] + MIN_TRAIN_STEPS + 1 + 1
-    eval_steps = WARMUP_EVAL_STEPS[kind] + MIN_EVAL_STEPS + 1 + 1 + MIN_FROZEN_STEPS
+    train_steps, eval_steps = _fewest_steps_after_warmup(kind)
+    train_steps += WARMUP_TRAIN_STEPS[kind]
     return startup_s + max(budget_s, train_steps * train_step_s + eval_steps * eval_step_s)
+
+
+def remaining_seconds_impl(budget_s: float, elapsed_s: float, train_step_s: float, eval_step_s: float,
+                           device: str = "cpu") -> float:
+    """How long a calibration still takes once its warm-up is done, from a steady step's time."""
+    train_steps, eval_steps = _fewest_steps_after_warmup("cuda" if device.startswith("cuda") else "cpu")
+    return max(budget_s - elapsed_s, train_steps * train_step_s + eval_steps * eval_step_s)
+
+
+def _expect(progress, seconds_left: float) -> None:
+    """Tell a progress display how long measuring still takes, where it listens (an `expect`
+    method): the warm-up shows when a calibration will outlast what was announced."""
+    expect = getattr(progress, "expect", None)
+    if expect is not None:
+        expect(max(0.0, seconds_left))
 
 
 def _minutes(seconds: float) -> str:
@@ -400,6 +422,8 @@ def _calibrate_once(w: Workload, device: str, budget_s: float, progress: Progres
                 "pass --no-calibrate to scale from the profile instead, or measure it once with "
                 "`advisor profile` and these options.")
     warm += _timed(step, sync, timer, WARMUP_TRAIN_STEPS["cuda" if cuda else "cpu"] - 1)
+    # an eval pass takes about a third of a training step
+    _expect(progress, remaining_seconds_impl(budget_s, timer() - t0, warm[-1], warm[-1] / 3, device))
     say("timing training steps", used())
     least = MIN_PHASE_SHARE * budget_s
     train = _time_steps(step, sync, timer, min_n=MIN_TRAIN_STEPS, max_n=200, deadline=deadline["train"],

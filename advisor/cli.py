@@ -177,7 +177,7 @@ def _measure(workload: Workload, device: str, budget_s: float, nproc: int | None
     from advisor.progress import Progress
 
     extra = distributed_budget_s(budget_s) if nproc else 0.0
-    progress = Progress(budget_s + extra)
+    progress = Progress(budget_s + extra, then_s=extra)
     prof = profile_machine(workload, device=device, budget_s=budget_s, progress=progress)
     if nproc:
         prof = add_distributed(prof, nproc, None, extra, progress)

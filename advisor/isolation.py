@@ -34,7 +34,8 @@ _CHILD = "from advisor.isolation import _child_main; _child_main()"
 def run_in_fresh_process(target: str, kwargs: dict[str, Any], progress: Progress | None = None) -> Any:
     """Call `module:function(**kwargs, progress=...)` in a new interpreter; return its JSON result.
 
-    Whatever the child passes to `progress(*args)` reaches the parent's `progress(*args)`.
+    Whatever the child passes to `progress(*args)` reaches the parent's `progress(*args)`, and
+    `progress.expect(seconds_left)` the parent's where it has that method.
 
     The function's errors come back as the same kind: a UsageError stays a UsageError (exit 2),
     anything else is a RuntimeFailure naming the child's last words.
@@ -54,6 +55,8 @@ def run_in_fresh_process(target: str, kwargs: dict[str, Any], progress: Progress
                     message = _parse(line)
                     if "progress" in message and progress:
                         progress(*message["progress"])
+                    elif "expect" in message and hasattr(progress, "expect"):
+                        progress.expect(message["expect"])
                     elif "result" in message or "error" in message:
                         outcome = message
                 break
@@ -92,6 +95,17 @@ def _emit(message: dict) -> None:
     sys.stdout.flush()
 
 
+class _Report:
+    """The child's progress callback: each call, and each revised expectation of how long is
+    left (see calibrate._expect), becomes a line for the parent."""
+
+    def __call__(self, *args) -> None:
+        _emit({"progress": list(args)})
+
+    def expect(self, seconds_left: float) -> None:
+        _emit({"expect": seconds_left})
+
+
 def _child_main() -> None:
     import traceback
 
@@ -102,7 +116,7 @@ def _child_main() -> None:
     module_name, _, function_name = request["target"].partition(":")
     function = getattr(importlib.import_module(module_name), function_name)
     try:
-        result = function(**request["kwargs"], progress=lambda *args: _emit({"progress": list(args)}))
+        result = function(**request["kwargs"], progress=_Report())
     except UsageError as exc:
         _emit({"error": {"kind": "usage", "message": str(exc)}})
         sys.exit(2)

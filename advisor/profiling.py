@@ -112,6 +112,8 @@ def profile_machine(workload: Workload | None = None, device: str = "auto", budg
     def calib_progress(stage, fraction):
         say(stage, (spent + fraction * remaining) / budget_s)
 
+    # the calibration comes last: how long it still takes is how long the profile does
+    calib_progress.expect = getattr(progress, "expect", lambda seconds_left: None)
     run = calibrate_in_fresh_process if fresh_process else calibrate
     cals = run(workload, device, remaining, calib_progress, step_cost=cost)
     notes = list(machine.notes)

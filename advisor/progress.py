@@ -11,12 +11,13 @@ import time
 
 class Progress:
     def __init__(self, budget_s: float, stream=None, enabled: bool | None = None,
-                 expected_s: float | None = None):
+                 expected_s: float | None = None, then_s: float = 0.0):
         self.stream = stream or sys.stderr
         self.enabled = self.stream.isatty() if enabled is None else enabled
         self.budget_s = budget_s
         # measuring takes longer than its budget where its fewest steps do
         self.expected_s = expected_s or budget_s
+        self.then_s = then_s  # measuring planned after the part that revises its expectation
         self.start = time.perf_counter()
         self._width = 0
 
@@ -29,6 +30,10 @@ class Progress:
         self.stream.write("\r" + text.ljust(self._width))
         self.stream.flush()
         self._width = len(text)
+
+    def expect(self, seconds_left: float) -> None:
+        """What is measured now says how much longer it takes (a calibration after its warm-up)."""
+        self.expected_s = time.perf_counter() - self.start + seconds_left + self.then_s
 
     def done(self, message: str = "") -> None:
         if self.enabled and self._width:

@@ -16,13 +16,24 @@ TINY = dict(model="resnet18", image_size=32, batch_size=4, num_classes=3)
 def test_a_fresh_process_calibration_comes_back_whole_with_its_progress():
     w = Workload(**TINY)
     cost = count_step(w.model, w.num_classes, w.image_size, w.batch_size, w.precision)
-    stages = []
-    (cal,) = calibrate_in_fresh_process(w, "cpu", budget_s=8, progress=lambda s, f: stages.append(s),
-                                        step_cost=cost)
+    class Recorder:
+        def __init__(self):
+            self.stages, self.left = [], []
+
+        def __call__(self, stage, fraction):
+            self.stages.append(stage)
+
+        def expect(self, seconds_left):
+            self.left.append(seconds_left)
+
+    progress = Recorder()
+    (cal,) = calibrate_in_fresh_process(w, "cpu", budget_s=8, progress=progress, step_cost=cost)
     assert cal.key.model == "resnet18" and cal.key.batch_size == 4 and cal.key.device == "cpu"
     assert len(cal.train_step_seconds.values) >= 3 and cal.eval_step_seconds.median > 0
     assert cal.step_cost == cost
-    assert "timing training steps" in stages
+    assert "timing training steps" in progress.stages
+    # after its warm-up the child says how long it still takes: here, the rest of its budget
+    assert len(progress.left) == 1 and 0 < progress.left[0] <= 8
 
 
 def test_a_usage_error_in_the_child_stays_a_usage_error():

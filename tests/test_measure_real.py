@@ -156,6 +156,13 @@ def test_progress_shows_stage_and_time_left():
     quiet = io.StringIO()
     Progress(60, stream=quiet, enabled=False)("x", 0.1)
     assert quiet.getvalue() == ""
+    # what is measured can revise it: a calibration whose warm-up shows 5 more minutes, with a
+    # minute planned after it
+    revised = io.StringIO()
+    p = Progress(30, stream=revised, enabled=True, then_s=60)
+    p.expect(300)
+    p("timing training steps", 0.9)
+    assert "~360 s left]" in revised.getvalue() or "~359 s left]" in revised.getvalue()
 
 
 @pytest.mark.parametrize("workers", [0, 1])
@@ -190,6 +197,14 @@ def test_a_calibration_takes_its_budget_or_its_fewest_steps_whichever_is_longer(
     # + 1 half-batch pair + 1 first frozen + 2 frozen eval-sized steps
     assert expected_seconds_impl(30, train_step_s=10, eval_step_s=3, startup_s=5) == 5 + 70 + 24
     assert expected_seconds_impl(30, 10, 3, device="cuda:0", startup_s=0) == 80 + 27
+
+
+def test_after_its_warm_up_a_calibration_knows_how_long_it_still_takes():
+    from advisor.calibrate import remaining_seconds_impl
+
+    # 3 timed + 1 + 1 training steps and 8 eval-sized ones outlast the 10 s left of the budget
+    assert remaining_seconds_impl(30, 20, train_step_s=10, eval_step_s=3) == 50 + 24
+    assert remaining_seconds_impl(60, 20, train_step_s=0.5, eval_step_s=0.1) == 40
 
 
 def test_channels_last_trains_the_model_and_inputs_in_nhwc():
