@@ -66,6 +66,12 @@ class CalibrationKey:
     workers: int
     channels_last: bool = False  # profiles written before the option measured NCHW
 
+    def describe(self) -> str:
+        """`resnet34 224px batch 64 fp32`, with the layout and data where they are not the default."""
+        return (f"{self.model} {self.image_size}px batch {self.batch_size} {self.precision}"
+                + (" nhwc" if self.channels_last else "")
+                + (f" {self.data_source}/{self.workers}w" if self.data_source != "synthetic" else ""))
+
     @classmethod
     def of(cls, workload: Workload, device: str) -> CalibrationKey:
         return cls(workload.model, workload.num_classes, workload.image_size, workload.batch_size,

@@ -125,9 +125,7 @@ def _carry_over(prof, output: str | None):
         backup = save_profile(old, target.with_name(target.stem + ".previous.json"))
         return prof, f"The profile this one replaces was measured on other hardware or software: kept as {backup}."
     merged = carried_over_impl(prof, old)
-    kept = [f"{c.key.model} {c.key.image_size}px batch {c.key.batch_size} {c.key.precision}"
-            + (f" {c.key.data_source}/{c.key.workers}w" if c.key.data_source != "synthetic" else "")
-            for c in merged.calibrations[len(prof.calibrations):]]
+    kept = [c.key.describe() for c in merged.calibrations[len(prof.calibrations):]]
     if merged.distributed is not None and prof.distributed is None:
         kept.append(f"the data-parallel measurement on {merged.distributed.world} processes")
     if not kept:

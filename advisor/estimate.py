@@ -361,10 +361,8 @@ class Estimator:
         overhead = mb.op_overhead_s
         speedup = compute_speedup_impl(mb.conv_train_flops_per_s, ref.key.precision, workload.precision)
         factors = scale_factors(ref, target, overhead.median if overhead else DEFAULT_OP_OVERHEAD_S, speedup)
-        k = ref.key
-        note = (f"not calibrated, so only rough: scaled by counted work from {k.model} "
-                f"{k.image_size}px batch {k.batch_size} {k.precision}; drop --no-calibrate (or run "
-                "`advisor profile` with these options) for a measured estimate")
+        note = (f"not calibrated, so only rough: scaled by counted work from {ref.key.describe()}; drop "
+                "--no-calibrate (or run `advisor profile` with these options) for a measured estimate")
         notes = (note,)
         slowdown = emulated_slowdown_impl(mb.matmul_flops_per_s, workload.precision)
         if slowdown is not None:
