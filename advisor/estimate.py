@@ -198,6 +198,7 @@ def retimed_calibration(cal: Calibration, factor: float = 1.0, train_add_s: floa
         warmup_train_step_seconds=tuple(v * factor + train_add_s for v in cal.warmup_train_step_seconds),
         warmup_eval_step_seconds=tuple(v * factor for v in cal.warmup_eval_step_seconds),
         synthetic_train_step_seconds=f(cal.synthetic_train_step_seconds, train_add_s),
+        synthetic_eval_step_seconds=f(cal.synthetic_eval_step_seconds),
     )
 
 

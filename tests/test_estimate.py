@@ -251,3 +251,18 @@ def test_a_jpeg_workload_timed_from_synthetic_steps_says_decoding_is_missing():
     notes = estimate_impl(w, make_calibration(), accelerator="CPU", basis="scaled").notes
     assert any("JPEG decoding (1 loader worker(s)) is not included" in n for n in notes)
     assert not any(n.startswith("synthetic tensors") for n in notes)
+
+
+def test_a_retimed_calibration_slows_every_step_it_measured():
+    from dataclasses import replace
+
+    from advisor.estimate import retimed_calibration
+    from advisor.stats import Samples
+
+    fed = replace(make_calibration(data_source="imagefolder", workers=2, synthetic=(1.0,) * 3),
+                  synthetic_eval_step_seconds=Samples((0.25,) * 3))
+    slow = retimed_calibration(fed, 2.0, train_add_s=0.1)
+    assert slow.train_step_seconds.median == pytest.approx(2.1)
+    assert slow.synthetic_train_step_seconds.median == pytest.approx(2.1)
+    assert slow.eval_step_seconds.median == pytest.approx(0.5)
+    assert slow.synthetic_eval_step_seconds.median == pytest.approx(0.5)
