@@ -75,11 +75,12 @@ def _prefetched_saving(cal: Calibration, phase: str, steps: float) -> float:
     model's own speed, not the loader-fed one (Calibration.prefetched_batches)."""
     synthetic = cal.synthetic_train_step_seconds if phase == "train" else cal.synthetic_eval_step_seconds
     fed = cal.train_step_seconds if phase == "train" else cal.eval_step_seconds
-    if synthetic is None or not cal.prefetched_batches(phase):
+    prefetched = cal.prefetched_batches(phase)
+    if synthetic is None or not prefetched:
         return 0.0
     # no faster than the loader alone delivers them
     ahead = max(synthetic.median, cal.key.batch_size / cal.loader_images_per_s.median)
-    return min(steps, cal.prefetched_batches(phase)) * max(0.0, fed.median - ahead)
+    return min(steps, prefetched) * max(0.0, fed.median - ahead)
 
 
 def estimate_impl(workload: Workload, cal: Calibration, *, accelerator: str,
