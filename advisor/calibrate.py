@@ -29,10 +29,12 @@ TARGET_RELATIVE_ERROR = 0.02
 FED_MIN_SAMPLES_FOR_EARLY_STOP = 10
 # the fewest steps each phase times, however short the budget
 MIN_TRAIN_STEPS, MIN_EVAL_STEPS, MIN_FROZEN_STEPS = 3, 3, 2
-# ...and, where steps are fast, this many as long as they fit in MIN_PHASE_SHARE of the budget:
-# on an H200 the cold first step (kernel loading, cuDNN autotuning: 2-21 s) used up 10-s
-# budgets, leaving 3 timed steps of 20-60 ms each, whose median is a poor guess of the steady state
-FAST_MIN_STEPS, MIN_PHASE_SHARE = 10, 0.1
+# ...and, where steps are fast, as many as add up to this share of the budget. On an H200 the
+# cold first step (kernel loading, cuDNN autotuning: 2-21 s) used up 10-s budgets, leaving 3
+# timed steps of 20-60 ms each; on an H100, ten steps of resnet18 amp-fp16 (0.1 s) timed
+# 9.6 ms where training ran 14.9 ms, and one process's blocks of 25 steps took 11.3-15.5 ms
+# each over 4 s: a tenth of a second is too short a window for the steady state
+MIN_PHASE_SHARE = 0.1
 WARMUP_TRAIN_STEPS = {"cpu": 2, "cuda": 3}
 WARMUP_EVAL_STEPS = {"cpu": 1, "cuda": 2}
 Progress = Callable[[str, float], None]  # (what is being measured, fraction of the budget used)
@@ -92,6 +94,9 @@ class Calibration:
     # primitive creation on a CPU; training and validation have their own
     new_shape_overhead_seconds: float = 0.0
     new_shape_eval_overhead_seconds: float = 0.0
+    # GPU: first step at a new shape aligned like the full batch (new_shape_sizes), with the
+    # kernels loaded: what the first step of a training run after the calibration pays
+    aligned_shape_overhead_seconds: float = 0.0
     frozen_first_step_overhead_seconds: float = 0.0  # autograd's smaller graph, first time
     epoch_start_seconds: float = 0.0  # train loader: iterator start beyond a steady step
     valid_start_seconds: float = 0.0  # validation loader, likewise
@@ -123,9 +128,15 @@ class Calibration:
         On a GPU the calibration's first step is the first on the machine to load the model's
         kernels from the CUDA libraries; a run after it finds them loaded (page cache, the
         driver's JIT cache) and pays mostly cuDNN's autotuning, which the first step at a new
-        batch shape measures. On an H200, 10 CNN workloads: first calibration steps 2.6-21 s,
-        the training runs' set-up 0.7-1.15x the new-shape step. A CPU's first step (oneDNN
-        primitives, first-touch memory) recurs in every process: it counts as measured.
+        batch shape measures. The shape's alignment matters: on an H100, in a fresh process
+        with the kernels loaded, the first full-batch step of resnet34 fp32 b64 and resnet18
+        amp-fp16 b128 took 2.25 and 2.04 s over a steady step, a first step at half the batch
+        (32, 64) 2.20 and 1.93 s, at half plus one (33, 65) 2.63 and 3.02 s. So the aligned
+        half batch stands for the run's first step; the odd one, for a partial last batch.
+        Calibrations made before the aligned shape was measured use the odd one (on an H200,
+        10 CNN workloads, most with a partial validation batch: runs' set-up 0.7-1.15x of it;
+        on an H100, 7 whole-batch runs: 0.55-0.68x). A CPU's first step (oneDNN primitives,
+        first-touch memory) recurs in every process: it counts as measured.
         """
         return self.first_steps_overhead_range_seconds[1]
 
@@ -140,7 +151,8 @@ class Calibration:
         if not self.key.device.startswith("cuda") or self.new_shape_overhead_seconds <= 0:
             return cold, cold, cold
         # a first step's own floor (context, handles) shows where there is little to autotune
-        warm = min(cold, max(self.new_shape_overhead_seconds, GPU_FIRST_STEP_FLOOR_S))
+        proxy = self.aligned_shape_overhead_seconds or self.new_shape_overhead_seconds
+        warm = min(cold, max(proxy, GPU_FIRST_STEP_FLOOR_S))
         return WARM_SETUP_LOW_FACTOR * warm, warm, cold
 
     def prefetched_batches(self, phase: str) -> int:
@@ -202,6 +214,24 @@ class Calibration:
         return cls(**kwargs)
 
 
+def new_shape_sizes(batch: int) -> dict[str, int | None]:
+    """Batch sizes at which a calibration times a first step at a new shape (None: none fits).
+
+    "partial": half the batch plus one, as a last partial batch is, of any alignment;
+    "aligned": about half, of the full batch's parity (64 -> 32, 50 -> 24, 25 -> 11), standing
+    for the full batch's own first step; "eval": a quarter plus one, a shape that training has
+    not seen, as a partial validation batch's is.
+    """
+    if batch < 2:
+        return {"partial": None, "aligned": None, "eval": None}
+    half = batch // 2
+    aligned = half if half % 2 == batch % 2 else half - 1
+    evals = batch // 4 + 1
+    return {"partial": half + 1 if half + 1 < batch else None,
+            "aligned": aligned if aligned >= 1 else None,
+            "eval": evals if evals not in (half + 1, aligned) else None}
+
+
 def _timed(step: Callable[[], None], sync: Callable[[], None], timer, n: int) -> list[float]:
     """Seconds of each of `n` runs of `step`, synchronised."""
     times = []
@@ -216,8 +246,9 @@ def _timed(step: Callable[[], None], sync: Callable[[], None], timer, n: int) ->
 def _time_steps(step: Callable[[], None], sync: Callable[[], None], timer, *, min_n: int,
                 max_n: int, deadline: float, min_seconds: float = 0.0) -> list[float]:
     """Timed steps until the deadline, or earlier once the median is known within about 2 % from
-    ten samples spread over at least half of the time the phase has. Past the deadline, still
-    `min_n` steps, and up to FAST_MIN_STEPS while the steps timed add up to under `min_seconds`.
+    ten samples spread over at least half of the time the phase has and over `min_seconds`. Past
+    the deadline, still `min_n` steps, and more until the steps timed add up to `min_seconds` (at
+    most `max_n`).
 
     Why the spread: a shared machine's speed changes in bursts of seconds, so steps timed close
     together agree with each other more than with the rest of a run. With early stops after five
@@ -233,9 +264,9 @@ def _time_steps(step: Callable[[], None], sync: Callable[[], None], timer, *, mi
         times.append(timer() - start)
         if len(times) >= min_n:
             now = timer()
-            if now >= deadline and (len(times) >= FAST_MIN_STEPS or sum(times) >= min_seconds):
+            if now >= deadline and sum(times) >= min_seconds:
                 break
-            if (len(times) >= 10 and now - first >= 0.5 * (deadline - first)
+            if (len(times) >= 10 and now - first >= 0.5 * (deadline - first) and sum(times) >= min_seconds
                     and Samples(tuple(times)).standard_error_of_median < TARGET_RELATIVE_ERROR):
                 break
     return times
@@ -294,10 +325,11 @@ def _is_oom(exc: BaseException) -> bool:
 
 def _fewest_steps_after_warmup(kind: str) -> tuple[int, int]:
     """(training, eval-sized) steps a calibration times after its training warm-up, however
-    short the budget: timed, half-batch and profiled training steps; eval warm-up, timed and
-    half-batch passes, and frozen steps (two half-batch steps cost about one full step, a
-    frozen step about an eval step)."""
-    return MIN_TRAIN_STEPS + 1 + 1, WARMUP_EVAL_STEPS[kind] + MIN_EVAL_STEPS + 1 + 1 + MIN_FROZEN_STEPS
+    short the budget: timed, half-batch (on a GPU two shapes) and profiled training steps; eval
+    warm-up, timed and smaller-batch passes, and frozen steps (two half-batch steps cost about
+    one full step, a frozen step about an eval step)."""
+    half_batch = 2 if kind == "cuda" else 1
+    return MIN_TRAIN_STEPS + half_batch + 1, WARMUP_EVAL_STEPS[kind] + MIN_EVAL_STEPS + 1 + 1 + MIN_FROZEN_STEPS
 
 
 def expected_seconds_impl(budget_s: float, train_step_s: float, eval_step_s: float,
@@ -437,19 +469,25 @@ def _calibrate_once(w: Workload, device: str, budget_s: float, progress: Progres
     train_samples = Samples(tuple(train))
 
     # a new batch shape (the last partial batch) pays set-up again the first time it runs
-    new_shape = new_shape_eval = 0.0
-    if w.batch_size > 1:
-        xs, ys = x[: w.batch_size // 2 + 1], y[: w.batch_size // 2 + 1]
-        firsts = _timed(lambda: trainer.train_step(xs, ys), sync, timer, 2)
+    shapes = new_shape_sizes(w.batch_size)
+    new_shape = aligned_shape = new_shape_eval = 0.0
+    if shapes["partial"]:
+        n = shapes["partial"]
+        firsts = _timed(lambda: trainer.train_step(x[:n], y[:n]), sync, timer, 2)
         new_shape = max(0.0, firsts[0] - firsts[1])
+    if cuda and shapes["aligned"]:  # what a later run's first step pays (Calibration.first_steps_overhead_range_seconds)
+        n = shapes["aligned"]
+        firsts = _timed(lambda: trainer.train_step(x[:n], y[:n]), sync, timer, 2)
+        aligned_shape = max(0.0, firsts[0] - firsts[1])
 
     say("timing validation passes", used())
     eval_step = lambda: trainer.eval_step(x)  # noqa: E731
     warm_eval = _timed(eval_step, sync, timer, WARMUP_EVAL_STEPS["cuda" if cuda else "cpu"])
     evals = _time_steps(eval_step, sync, timer, min_n=MIN_EVAL_STEPS, max_n=200, deadline=deadline["eval"],
                         min_seconds=least)
-    if w.batch_size > 1:
-        firsts = _timed(lambda: trainer.eval_step(xs), sync, timer, 2)
+    if shapes["eval"]:
+        n = shapes["eval"]
+        firsts = _timed(lambda: trainer.eval_step(x[:n]), sync, timer, 2)
         new_shape_eval = max(0.0, firsts[0] - firsts[1])
 
     say("timing frozen-body steps", used())
@@ -493,6 +531,7 @@ def _calibrate_once(w: Workload, device: str, budget_s: float, progress: Progres
         warmup_train_step_seconds=tuple(warm),
         warmup_eval_step_seconds=tuple(warm_eval),
         new_shape_overhead_seconds=new_shape,
+        aligned_shape_overhead_seconds=aligned_shape,
         new_shape_eval_overhead_seconds=new_shape_eval,
         frozen_first_step_overhead_seconds=frozen_first_overhead,
         peak_memory_bytes=peak,

@@ -5,9 +5,11 @@ workload below: predicts its training time the way `advisor recommend` and `advi
 do (a short calibration of that workload unless the profile has it, then the estimator), also
 predicts it without calibrating (scaled from the default calibration by counted work, what
 `--no-calibrate` does; for JPEG rows that ignores decoding), really trains it, and compares.
-Writes benchmarks/results/accuracy.{md,csv}. About 12 minutes on a 2-core CPU.
+Writes benchmarks/results/accuracy.{md,csv}, with the set-up each estimate counted beside the
+one each run paid (its first epoch's excess over its last, where a run has two or more alike).
+About 13 minutes on a 2-core CPU.
 
-    python benchmarks/accuracy.py [--quick] [--device cpu]
+    python benchmarks/accuracy.py [--quick] [--device cpu] [--save-profile FILE]
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from advisor import Estimator, Workload
+from advisor.profile import save_profile
 from advisor.profiling import add_calibration, profile_machine
 from advisor.report import markdown_table
 from advisor.sampledata import write_image_folder
@@ -61,6 +64,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="first two workloads only")
     parser.add_argument("--calibration-budget-s", type=float, default=20.0)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--save-profile", type=Path,
+                        help="keep the suite's profile, with every workload's calibration, in this file")
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="advisor-bench-")
     data_dir = str(write_image_folder(Path(tmp) / "images", classes=4, per_class=40))
@@ -77,7 +82,12 @@ def main() -> int:
             profile = add_calibration(profile, w, args.calibration_budget_s)
         est = Estimator(profile).estimate(w)
         run = run_training_in_fresh_process(w, profile.device)
+        if args.save_profile:
+            save_profile(profile, args.save_profile, create_dirs=True)
         err = (est.seconds - run.seconds) / run.seconds
+        # the first epoch's excess over the last: the run's one-time set-up (epochs alike only)
+        setup = (run.train_seconds[0] + run.valid_seconds[0] - run.train_seconds[-1] - run.valid_seconds[-1]
+                 if w.epochs > 1 and not w.frozen_epochs else None)
         scaled_err = (scaled.seconds - run.seconds) / run.seconds
         rows.append({
             "model": w.model, "image_size": w.image_size, "batch": w.batch_size,
@@ -89,6 +99,8 @@ def main() -> int:
             "error_pct": round(100 * err, 1),
             "inside_band": est.seconds_low <= run.seconds <= est.seconds_high,
             "scaled_predicted_s": round(scaled.seconds, 1), "scaled_error_pct": round(100 * scaled_err, 1),
+            "predicted_setup_s": round(est.breakdown_seconds["first_steps_overhead"], 1),
+            "setup_s": None if setup is None else round(setup, 1),
         })
         print(rows[-1], flush=True)
     df = pd.DataFrame(rows)

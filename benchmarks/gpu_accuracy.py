@@ -1,7 +1,8 @@
 """GPU accuracy: predictions against real training on a GPU, same-device and cross-device.
 
-On a machine with a CUDA GPU (about 5 minutes on an H200, estimated from its measured phases;
-`--quick`: 3; `--all`: 8):
+On a machine with a CUDA GPU (on an H100, 2026-11-26: 4.5 minutes, `--quick` 3, `--holdout`
+over 3; a workload's calibration and run took 22-90 s; the calibrations now time one more new
+shape, some seconds each; `--all`: about 8):
 1. profiles the GPU (resnet34, 224 px, batch 64) and keeps it as the reference profile
    profiles/measured/<gpu>.json;
 2. for each workload below, predicts its training time as `advisor recommend` does on that GPU
@@ -46,8 +47,8 @@ HERE = Path(__file__).parent
 # the second epoch compared alone too (the last_epoch columns). The one-time set-up of a run
 # (cuDNN autotuning: 1-8 s on the H200 for each new batch shape) would otherwise swamp seconds of
 # training: most workloads here are whole batches in both splits, and two keep a partial last
-# batch, whose shape pays the autotuning again. Six workloads (one the profile's own) fit in
-# about 5 minutes with a 6-s calibration each: `--all` adds three more.
+# batch, whose shape pays the autotuning again. Six workloads (one the profile's own) took
+# 4.5 minutes on an H100 with a 6-s calibration each: `--all` adds three more.
 WORKLOADS = [
     Workload(model="resnet34", image_size=224, batch_size=64, dataset_size=12800, epochs=2),
     # channels_last: checks the NCHW-transpose share of the cross-device model (its NCHW twin: --all)

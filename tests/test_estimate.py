@@ -39,6 +39,13 @@ def test_a_gpu_run_after_the_calibration_pays_the_warm_set_up_and_the_band_reach
     e = estimate_impl(w, cold, accelerator="GPU")
     assert e.breakdown_seconds["first_steps_overhead"] == pytest.approx(2.0)
     assert e.seconds_high > e.seconds + 7.0 - 1e-9  # a run as cold as the calibration still inside
+    # where the calibration also timed a new shape aligned like the full batch, that one stands for
+    # the run's first step; the odd shape stays for a partial last batch
+    aligned = replace(cold, aligned_shape_overhead_seconds=1.5)
+    assert aligned.first_steps_overhead_range_seconds == pytest.approx((WARM_SETUP_LOW_FACTOR * 1.5, 1.5, 9.0))
+    partial = Workload(dataset_size=700, valid_fraction=0.2, epochs=2)  # 560 train: a partial batch
+    assert estimate_impl(partial, aligned, accelerator="GPU").breakdown_seconds["first_steps_overhead"] == \
+        pytest.approx(1.5 + 2.0)
     # little to autotune (no convolutions): the first step's own floor
     vit = replace(cold, new_shape_overhead_seconds=0.2)
     assert vit.expected_first_steps_overhead_seconds == pytest.approx(GPU_FIRST_STEP_FLOOR_S)

@@ -31,14 +31,14 @@ def test_timed_steps_stop_at_the_deadline_but_not_before_the_minimum():
     assert times == [1.0, 1.0, 1.0]
 
 
-def test_fast_steps_past_the_deadline_still_time_ten_within_the_phase_minimum():
-    # the warm-up used the phase's time: 0.1-s steps go on to ten while they add up to under 2 s
+def test_fast_steps_past_the_deadline_go_on_until_they_span_the_phase_minimum():
+    # the warm-up used the phase's time: 0.1-s steps go on until they add up to the 1.95 s minimum
     fast = _time_steps(lambda: None, lambda: None, FakeClock(0.1), min_n=3, max_n=100, deadline=0.0,
-                       min_seconds=2.0)
-    assert len(fast) == 10
-    # ...but stop once they have taken that long
-    assert len(_time_steps(lambda: None, lambda: None, FakeClock(0.1), min_n=3, max_n=100, deadline=0.0,
-                           min_seconds=0.45)) == 5
+                       min_seconds=1.95)
+    assert len(fast) == 20
+    # ...never past the phase's most steps
+    assert len(_time_steps(lambda: None, lambda: None, FakeClock(0.1), min_n=3, max_n=12, deadline=0.0,
+                           min_seconds=1.95)) == 12
     # slow steps keep the minimum of three
     assert len(_time_steps(lambda: None, lambda: None, FakeClock(), min_n=3, max_n=100, deadline=0.0,
                            min_seconds=2.0)) == 3
@@ -196,7 +196,8 @@ def test_a_calibration_takes_its_budget_or_its_fewest_steps_whichever_is_longer(
     # 2 warm-up + 3 timed + 1 (two half batches) + 1 profiled training steps; 1 warm-up + 3 timed
     # + 1 half-batch pair + 1 first frozen + 2 frozen eval-sized steps
     assert expected_seconds_impl(30, train_step_s=10, eval_step_s=3, startup_s=5) == 5 + 70 + 24
-    assert expected_seconds_impl(30, 10, 3, device="cuda:0", startup_s=0) == 80 + 27
+    # a GPU: one more warm-up step, and a second pair of half batches (the aligned shape)
+    assert expected_seconds_impl(30, 10, 3, device="cuda:0", startup_s=0) == 90 + 27
 
 
 def test_after_its_warm_up_a_calibration_knows_how_long_it_still_takes():
@@ -238,3 +239,17 @@ def test_convolutions_are_timed_in_each_type_with_fp32_and_bf16_alternating():
     assert {k: v.n for k, v in rates.items()} == {"fp32": 4, "bf16": 4, "fp16": 2}
     flops = 3 * 2.0 * 8 * 64 * 64 * 9 * 28 * 28
     assert rates["fp32"].median == pytest.approx(flops / 0.5)
+
+
+def test_new_batch_shapes_stand_for_a_partial_batch_the_full_batch_and_a_partial_validation_batch():
+    from advisor.calibrate import new_shape_sizes
+
+    # half plus one: a partial batch of any alignment; about half, of the full batch's parity:
+    # the full batch's own first step (an odd shape autotuned 1.2-1.5x longer on an H100)
+    assert new_shape_sizes(64) == {"partial": 33, "aligned": 32, "eval": 17}
+    assert new_shape_sizes(50) == {"partial": 26, "aligned": 24, "eval": 13}
+    assert new_shape_sizes(25)["aligned"] == 11
+    # tiny batches: never the full batch, never a shape timed before
+    assert new_shape_sizes(4) == {"partial": 3, "aligned": 2, "eval": None}
+    assert new_shape_sizes(2) == {"partial": None, "aligned": None, "eval": 1}
+    assert new_shape_sizes(1) == {"partial": None, "aligned": None, "eval": None}
