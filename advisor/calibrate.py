@@ -32,7 +32,7 @@ MIN_TRAIN_STEPS, MIN_EVAL_STEPS, MIN_FROZEN_STEPS = 3, 3, 2
 # ...and, where steps are fast, as many as add up to this share of the budget. On an H200 the
 # cold first step (kernel loading, cuDNN autotuning: 2-21 s) used up 10-s budgets, leaving 3
 # timed steps of 20-60 ms each; on an H100, ten steps of resnet18 amp-fp16 (0.1 s) timed
-# 9.6 ms where training ran 14.9 ms, and one process's blocks of 25 steps took 11.3-15.5 ms
+# 9.6 ms where training ran about 15 ms, and one process's blocks of 25 steps took 11.3-15.5 ms
 # each over 4 s: a tenth of a second is too short a window for the steady state
 MIN_PHASE_SHARE = 0.1
 WARMUP_TRAIN_STEPS = {"cpu": 2, "cuda": 3}
@@ -475,7 +475,7 @@ def _calibrate_once(w: Workload, device: str, budget_s: float, progress: Progres
         n = shapes["partial"]
         firsts = _timed(lambda: trainer.train_step(x[:n], y[:n]), sync, timer, 2)
         new_shape = max(0.0, firsts[0] - firsts[1])
-    if cuda and shapes["aligned"]:  # what a later run's first step pays (Calibration.first_steps_overhead_range_seconds)
+    if cuda and shapes["aligned"]:  # what a later run's first step pays (expected_first_steps_overhead_seconds)
         n = shapes["aligned"]
         firsts = _timed(lambda: trainer.train_step(x[:n], y[:n]), sync, timer, 2)
         aligned_shape = max(0.0, firsts[0] - firsts[1])
