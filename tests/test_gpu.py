@@ -13,6 +13,12 @@ def test_gpu_calibration_uses_the_allocator_peak():
     (cal,) = calibrate(Workload(model="resnet18", image_size=64, batch_size=32), "cuda:0", budget_s=8)
     assert cal.peak_memory_kind == "cuda allocator peak" and cal.peak_memory_bytes > 0
     assert cal.key.device == "cuda:0" and cal.train_step_seconds.median > 0
+    # new shapes autotune again: the odd one for a partial batch, the aligned one for a later run's
+    # first step, which the estimate counts (at least the floor of a first step)
+    assert cal.new_shape_overhead_seconds > 0 and cal.aligned_shape_overhead_seconds > 0
+    assert 0 < cal.expected_first_steps_overhead_seconds <= cal.first_steps_overhead_seconds
+    # a phase whose time the cold first step used still times a tenth of the budget of steps
+    assert sum(cal.train_step_seconds.to_list()) >= 0.1 * 8 or len(cal.train_step_seconds.to_list()) == 200
 
 
 def test_probe_reads_the_real_gpu():
