@@ -323,30 +323,34 @@ def _is_oom(exc: BaseException) -> bool:
     return isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower()
 
 
-def _fewest_steps_after_warmup(kind: str) -> tuple[int, int]:
-    """(training, eval-sized) steps a calibration times after its training warm-up, however
-    short the budget: timed, half-batch (on a GPU two shapes) and profiled training steps; eval
-    warm-up, timed and smaller-batch passes, and frozen steps (two half-batch steps cost about
-    one full step, a frozen step about an eval step)."""
+def _least_seconds_after_warmup(budget_s: float, train_step_s: float, eval_step_s: float, kind: str) -> float:
+    """What a calibration times after its training warm-up, however short the budget: each timed
+    phase (training, eval, frozen) its fewest steps or a tenth of the budget, whichever is
+    longer; the half-batch (on a GPU two shapes) and profiled training steps; the eval warm-up
+    and the smaller-batch passes (two half-batch steps cost about one full step, a frozen step
+    about an eval step)."""
+    share = MIN_PHASE_SHARE * budget_s
+    phases = (max(MIN_TRAIN_STEPS * train_step_s, share) + max(MIN_EVAL_STEPS * eval_step_s, share)
+              + max(MIN_FROZEN_STEPS * eval_step_s, share))
     half_batch = 2 if kind == "cuda" else 1
-    return MIN_TRAIN_STEPS + half_batch + 1, WARMUP_EVAL_STEPS[kind] + MIN_EVAL_STEPS + 1 + 1 + MIN_FROZEN_STEPS
+    return phases + (half_batch + 1) * train_step_s + (WARMUP_EVAL_STEPS[kind] + 1 + 1) * eval_step_s
 
 
 def expected_seconds_impl(budget_s: float, train_step_s: float, eval_step_s: float,
                           device: str = "cpu", startup_s: float = 5.0) -> float:
-    """How long a calibration will take: its budget, or longer where the fewest steps it always
-    times (warm-up, timed, half-batch, frozen and profiled steps) take longer than that."""
+    """How long a calibration will take: its budget, or longer where what it always times
+    (warm-up, timed phases, half-batch, frozen and profiled steps) takes longer than that."""
     kind = "cuda" if device.startswith("cuda") else "cpu"
-    train_steps, eval_steps = _fewest_steps_after_warmup(kind)
-    train_steps += WARMUP_TRAIN_STEPS[kind]
-    return startup_s + max(budget_s, train_steps * train_step_s + eval_steps * eval_step_s)
+    least = WARMUP_TRAIN_STEPS[kind] * train_step_s + _least_seconds_after_warmup(budget_s, train_step_s,
+                                                                                 eval_step_s, kind)
+    return startup_s + max(budget_s, least)
 
 
 def remaining_seconds_impl(budget_s: float, elapsed_s: float, train_step_s: float, eval_step_s: float,
                            device: str = "cpu") -> float:
     """How long a calibration still takes once its warm-up is done, from a steady step's time."""
-    train_steps, eval_steps = _fewest_steps_after_warmup("cuda" if device.startswith("cuda") else "cpu")
-    return max(budget_s - elapsed_s, train_steps * train_step_s + eval_steps * eval_step_s)
+    kind = "cuda" if device.startswith("cuda") else "cpu"
+    return max(budget_s - elapsed_s, _least_seconds_after_warmup(budget_s, train_step_s, eval_step_s, kind))
 
 
 def _expect(progress, seconds_left: float) -> None:

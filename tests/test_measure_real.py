@@ -206,6 +206,9 @@ def test_after_its_warm_up_a_calibration_knows_how_long_it_still_takes():
     # 3 timed + 1 + 1 training steps and 8 eval-sized ones outlast the 10 s left of the budget
     assert remaining_seconds_impl(30, 20, train_step_s=10, eval_step_s=3) == 50 + 24
     assert remaining_seconds_impl(60, 20, train_step_s=0.5, eval_step_s=0.1) == 40
+    # a GPU's cold first step used the whole 6-s budget: its three phases still time 0.6 s each
+    left = remaining_seconds_impl(6, 16, train_step_s=0.01, eval_step_s=0.004, device="cuda:0")
+    assert left == pytest.approx(3 * 0.6 + 3 * 0.01 + 4 * 0.004)
 
 
 def test_channels_last_trains_the_model_and_inputs_in_nhwc():
