@@ -247,6 +247,12 @@ def _timed(step: Callable[[], None], sync: Callable[[], None], timer, n: int) ->
     return times
 
 
+def _first_run_excess(step: Callable[[], None], sync: Callable[[], None], timer) -> float:
+    """How much longer `step` took the first time (at a new batch shape) than the second."""
+    first, second = _timed(step, sync, timer, 2)
+    return max(0.0, first - second)
+
+
 def _time_steps(step: Callable[[], None], sync: Callable[[], None], timer, *, min_n: int,
                 max_n: int, deadline: float, min_seconds: float = 0.0) -> list[float]:
     """Timed steps until the deadline, or earlier once the median is known within about 2 % from
@@ -479,24 +485,18 @@ def _calibrate_once(w: Workload, device: str, budget_s: float, progress: Progres
     # a new batch shape (the last partial batch) pays set-up again the first time it runs
     shapes = new_shape_sizes(w.batch_size)
     new_shape = aligned_shape = new_shape_eval = 0.0
-    if shapes["partial"]:
-        n = shapes["partial"]
-        firsts = _timed(lambda: trainer.train_step(x[:n], y[:n]), sync, timer, 2)
-        new_shape = max(0.0, firsts[0] - firsts[1])
-    if cuda and shapes["aligned"]:  # what a later run's first step pays (expected_first_steps_overhead_seconds)
-        n = shapes["aligned"]
-        firsts = _timed(lambda: trainer.train_step(x[:n], y[:n]), sync, timer, 2)
-        aligned_shape = max(0.0, firsts[0] - firsts[1])
+    if n := shapes["partial"]:
+        new_shape = _first_run_excess(lambda: trainer.train_step(x[:n], y[:n]), sync, timer)
+    if cuda and (n := shapes["aligned"]):  # a later run's first step (expected_first_steps_overhead_seconds)
+        aligned_shape = _first_run_excess(lambda: trainer.train_step(x[:n], y[:n]), sync, timer)
 
     say("timing validation passes", used())
     eval_step = lambda: trainer.eval_step(x)  # noqa: E731
     warm_eval = _timed(eval_step, sync, timer, WARMUP_EVAL_STEPS["cuda" if cuda else "cpu"])
     evals = _time_steps(eval_step, sync, timer, min_n=MIN_EVAL_STEPS, max_n=200, deadline=deadline["eval"],
                         min_seconds=least)
-    if shapes["eval"]:
-        n = shapes["eval"]
-        firsts = _timed(lambda: trainer.eval_step(x[:n]), sync, timer, 2)
-        new_shape_eval = max(0.0, firsts[0] - firsts[1])
+    if n := shapes["eval"]:
+        new_shape_eval = _first_run_excess(lambda: trainer.eval_step(x[:n]), sync, timer)
 
     say("timing frozen-body steps", used())
     trainer.set_frozen(True)
