@@ -230,6 +230,11 @@ class TrainingRun:
         return len(self.valid_seconds)
 
     @property
+    def epoch_seconds(self) -> tuple[float, ...]:
+        """Each completed epoch's training plus validation."""
+        return tuple(t + v for t, v in zip(self.train_seconds, self.valid_seconds))
+
+    @property
     def train_images_per_s(self) -> float:
         """Training throughput over the unfrozen epochs (all epochs when every one was frozen)."""
         unfrozen = self.train_seconds[self.frozen_epochs:] or self.train_seconds

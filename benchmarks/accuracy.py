@@ -86,8 +86,7 @@ def main() -> int:
             save_profile(profile, args.save_profile, create_dirs=True)
         err = (est.seconds - run.seconds) / run.seconds
         # the first epoch's excess over the last: the run's one-time set-up (epochs alike only)
-        epoch_seconds = [t + v for t, v in zip(run.train_seconds, run.valid_seconds)]
-        setup = epoch_seconds[0] - epoch_seconds[-1] if w.epochs > 1 and not w.frozen_epochs else None
+        setup = run.epoch_seconds[0] - run.epoch_seconds[-1] if w.epochs > 1 and not w.frozen_epochs else None
         scaled_err = (scaled.seconds - run.seconds) / run.seconds
         rows.append({
             "model": w.model, "image_size": w.image_size, "batch": w.batch_size,

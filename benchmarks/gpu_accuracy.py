@@ -144,10 +144,9 @@ def measure(w, profile, cpu_profile, spec, others, catalog, budget_s):
         profile = add_calibration(profile, w, budget_s)
     run = run_training_in_fresh_process(w, profile.device)
     # the last epoch, when it is not the first, has no set-up in it: the steady state alone
-    last = run.train_seconds[-1] + run.valid_seconds[-1] if w.epochs + w.frozen_epochs > 1 else None
+    last = run.epoch_seconds[-1] if w.epochs + w.frozen_epochs > 1 else None
     # ...and the first epoch's excess over it is the run's one-time set-up (epochs alike only)
-    setup = (run.train_seconds[0] + run.valid_seconds[0] - last
-             if last is not None and not w.frozen_epochs else None)
+    setup = run.epoch_seconds[0] - last if last is not None and not w.frozen_epochs else None
     return profile, score(w, profile, cpu_profile, spec, others, catalog, run.seconds, last, setup)
 
 

@@ -92,6 +92,7 @@ def test_real_training_run_measures_each_phase():
     run = run_training(Workload(**TINY, dataset_size=20, epochs=1, frozen_epochs=1), "cpu")
     assert run.epochs_completed == 2 and len(run.train_seconds) == 2
     assert run.seconds >= sum(run.train_seconds) + sum(run.valid_seconds) - 1e-6
+    assert run.epoch_seconds == tuple(t + v for t, v in zip(run.train_seconds, run.valid_seconds))
     assert (run.train_images, run.valid_images) == (16, 4)
 
 
