@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import re
 import tomllib
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -152,15 +153,36 @@ def find_gpu_impl(gpus: dict[str, GpuSpec], name: str) -> GpuSpec:
     )
 
 
+# Words that make a different part of the same family: "H100 NVL" is not the H100 SXM, "RTX 4090
+# Laptop GPU" not the desktop card. A device name carrying one that the entry does not name
+# matches nothing, rather than the wrong datasheet.
+VARIANT_WORDS = frozenset({"nvl", "pcie", "sxm", "sxm2", "sxm3", "sxm4", "sxm5", "laptop", "mobile", "maxq",
+                           "ti", "super", "ada", "d"})
+
+
+def _tokens(name: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]+", name.lower().replace("max-q", "maxq")))
+
+
 def gpu_for_device_name(gpus: dict[str, GpuSpec], device_name: str) -> GpuSpec | None:
-    """The catalog entry of a GPU as NVML or torch names it ("NVIDIA H100 80GB HBM3"), if any."""
-    wanted = _norm(device_name)
+    """The catalog entry of a GPU as NVML or torch names it ("NVIDIA H100 80GB HBM3"), if any.
+
+    Whole words are compared, so "Tesla P40" is not the P4 nor "NVIDIA L40S" the L4; the entry
+    whose name or alias shares most words wins; a variant word ("NVL", "PCIe", "Laptop") or a
+    memory size ("32GB") that the entry's names contradict rules it out.
+    """
+    wanted = _tokens(device_name)
     best = None
     for spec in gpus.values():
-        for candidate in (spec.name, *spec.aliases):
-            c = _norm(candidate)
-            if c and c in wanted and (best is None or len(c) > best[0]):
-                best = (len(c), spec)
+        names = [_tokens(n) for n in (spec.name, *spec.aliases)]
+        known = set().union(*names)
+        sizes = {t for t in known if re.fullmatch(r"\d+gb", t)}
+        if any(t in VARIANT_WORDS and t not in known for t in wanted) or \
+                any(re.fullmatch(r"\d+gb", t) and sizes and t not in sizes for t in wanted):
+            continue
+        for words in names:
+            if words and words <= wanted and (best is None or len(words) > best[0]):
+                best = (len(words), spec)
     return best[1] if best else None
 
 

@@ -45,6 +45,44 @@ def test_gpu_names_resolve_loosely_with_suggestions():
     assert gpu_for_device_name(gpus, "Some Other Accelerator") is None
 
 
+@pytest.mark.parametrize("device_name, gpu_id", [
+    ("NVIDIA H100 80GB HBM3", "h100-sxm"),  # what torch and NVML call the SXM part
+    ("NVIDIA H100 PCIe", "h100-pcie"),
+    ("NVIDIA H200", "h200"),
+    ("NVIDIA A100-SXM4-40GB", "a100-40gb"),
+    ("NVIDIA A100-SXM4-80GB", "a100-80gb"),
+    ("Tesla V100-SXM2-16GB", "v100"),
+    ("Tesla V100-SXM2-32GB", "v100-32gb"),
+    ("Tesla P100-PCIE-16GB", "p100"),
+    ("Tesla T4", "t4"),
+    ("Tesla P4", "p4"),
+    ("NVIDIA L4", "l4"),
+    ("NVIDIA A10", "a10"),
+    ("NVIDIA GeForce RTX 4090", "rtx-4090"),
+    ("NVIDIA RTX 4000 Ada Generation", "rtx-4000-ada"),
+    ("Quadro RTX 4000", "rtx-4000"),
+    ("NVIDIA RTX PRO 6000 Blackwell Server Edition", "rtx-pro-6000"),
+])
+def test_a_device_name_finds_its_own_datasheet(device_name, gpu_id):
+    assert gpu_for_device_name(load_catalog().gpus, device_name).id == gpu_id
+
+
+@pytest.mark.parametrize("device_name", [
+    "NVIDIA H100 NVL",  # another part of the family: not the SXM datasheet
+    "NVIDIA H200 NVL",
+    "NVIDIA A100-PCIE-40GB",
+    "Tesla P100-SXM2-16GB",
+    "NVIDIA GeForce RTX 4090 Laptop GPU",
+    "NVIDIA RTX PRO 6000 Blackwell Max-Q Workstation Edition",
+    "Tesla P40",  # names that contain a catalog name's letters but are other GPUs
+    "NVIDIA L40S",
+    "NVIDIA A10G",
+    "NVIDIA GeForce RTX 3090",
+])
+def test_a_device_name_the_catalog_lacks_matches_nothing(device_name):
+    assert gpu_for_device_name(load_catalog().gpus, device_name) is None
+
+
 GPU = {"name": "Test GPU", "arch": "Ampere", "compute_capability": "8.0", "vram_gb": 16,
        "memory_bandwidth_gb_per_s": 500, "fp32_tflops": 10, "source": "test"}
 OFFER = {"id": "box", "instance": "a box", "gpu": "tg", "usd_per_hour": 1.0, "as_of": "2026-01-01",
