@@ -101,6 +101,11 @@ class Calibration:
     # kernels loaded: what the first step of a training run after the calibration pays
     aligned_shape_overhead_seconds: float = 0.0
     frozen_first_step_overhead_seconds: float = 0.0  # autograd's smaller graph, first time
+    # CPU on Linux: the kernel's share of the CPU time of the timed training steps, and the memory
+    # its page faults mapped a step (glibc gives each tensor over 32 MB fresh pages; see
+    # estimate.kernel_time_note); None where not measured (a GPU, another OS)
+    kernel_time_share: float | None = None
+    page_faulted_bytes_per_step: float | None = None
     epoch_start_seconds: float = 0.0  # train loader: iterator start beyond a steady step
     valid_start_seconds: float = 0.0  # validation loader, likewise
     synthetic_train_step_seconds: Samples | None = None  # same model without the loader
@@ -245,6 +250,29 @@ def _timed(step: Callable[[], None], sync: Callable[[], None], timer, n: int) ->
         sync()
         times.append(timer() - start)
     return times
+
+
+def _cpu_usage() -> tuple[float, float, float] | None:
+    """(user seconds, system seconds, bytes mapped by minor page faults) of this process so far;
+    None off Linux, where the glibc advice this feeds does not apply."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime, r.ru_stime, float(r.ru_minflt * resource.getpagesize())
+
+
+def kernel_usage_impl(before: tuple[float, float, float] | None, after: tuple[float, float, float] | None,
+                      steps: int) -> tuple[float | None, float | None]:
+    """(the kernel's share of the CPU time between two `_cpu_usage` readings, page-faulted
+    bytes per step); (None, None) where either reading is missing or no CPU time passed."""
+    if before is None or after is None or steps <= 0:
+        return None, None
+    user, system, faulted = (b - a for a, b in zip(before, after))
+    if user + system <= 0:
+        return None, None
+    return system / (user + system), faulted / steps
 
 
 def _first_run_excess(step: Callable[[], None], sync: Callable[[], None], timer) -> float:
@@ -478,8 +506,10 @@ def _calibrate_once(w: Workload, device: str, budget_s: float, progress: Progres
     _expect(progress, remaining_seconds_impl(budget_s, timer() - t0, warm[-1], warm[-1] / 3, device))
     say("timing training steps", used())
     least = MIN_PHASE_SHARE * budget_s
+    usage = None if cuda else _cpu_usage()
     train = _time_steps(step, sync, timer, min_n=MIN_TRAIN_STEPS, max_n=200, deadline=deadline["train"],
                         min_seconds=least)
+    kernel_share, faulted = kernel_usage_impl(usage, None if usage is None else _cpu_usage(), len(train))
     train_samples = Samples(tuple(train))
 
     # a new batch shape (the last partial batch) pays set-up again the first time it runs
@@ -542,6 +572,8 @@ def _calibrate_once(w: Workload, device: str, budget_s: float, progress: Progres
         aligned_shape_overhead_seconds=aligned_shape,
         new_shape_eval_overhead_seconds=new_shape_eval,
         frozen_first_step_overhead_seconds=frozen_first_overhead,
+        kernel_time_share=kernel_share,
+        page_faulted_bytes_per_step=faulted,
         peak_memory_bytes=peak,
         peak_memory_kind=kind,
         op_split=split,

@@ -333,8 +333,13 @@ def profile_summary(profile) -> str:
     lines.append(table(rows, ["model", "size", "batch", "precision", "data", "train img/s",
                               "eval img/s", "warm-up s", "peak mem", "cmp/mem/oth %"],
                        "lrrlllrrrr"))
+    from advisor.estimate import kernel_time_note
+
     for c in profile.calibrations:
-        lines.extend(f"  note ({c.key.model} {c.key.data_source}): {n}" for n in c.notes)
+        kernel = kernel_time_note(c)
+        for n in (*c.notes, *([kernel] if kernel else [])):
+            lines.extend(textwrap.wrap(f"note ({c.key.model} {c.key.data_source}): {n}", WIDTH,
+                                       initial_indent="  ", subsequent_indent="    "))
     if profile.distributed is not None:
         lines.extend(distributed_summary(profile.distributed))
     for node in profile.cluster:

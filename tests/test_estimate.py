@@ -1,9 +1,12 @@
 """The estimator as a specification: exact numbers from known calibrations."""
 
+from dataclasses import replace
+
 import pytest
 
+from advisor.calibrate import kernel_usage_impl
 from advisor.errors import RuntimeFailure
-from advisor.estimate import MEASURED_BAND, Estimator, estimate_impl
+from advisor.estimate import MEASURED_BAND, Estimator, estimate_impl, kernel_time_note
 from advisor.workload import Workload
 
 from conftest import make_calibration, make_cost, make_profile
@@ -276,3 +279,31 @@ def test_a_retimed_calibration_slows_every_step_it_measured():
     assert slow.synthetic_train_step_seconds.median == pytest.approx(2.1)
     assert slow.eval_step_seconds.median == pytest.approx(0.5)
     assert slow.synthetic_eval_step_seconds.median == pytest.approx(0.5)
+
+
+def test_the_kernels_share_of_cpu_time_comes_from_two_usage_readings():
+    # (user s, system s, bytes page-faulted) before and after three steps
+    share, faulted = kernel_usage_impl((10.0, 1.0, 1e9), (16.0, 4.0, 16e9), steps=3)
+    assert share == pytest.approx(3.0 / 9.0) and faulted == pytest.approx(5e9)
+    assert kernel_usage_impl(None, (1.0, 1.0, 0.0), steps=3) == (None, None)  # not measured here
+    assert kernel_usage_impl((1.0, 1.0, 0.0), (1.0, 1.0, 0.0), steps=3) == (None, None)  # no CPU time
+
+
+def test_a_cpu_step_spent_in_the_kernel_gets_the_advice_to_reuse_memory():
+    busy = replace(make_calibration(), kernel_time_share=0.57, page_faulted_bytes_per_step=20.7e9)
+    note = kernel_time_note(busy)
+    assert "57 % of this CPU's training time is the kernel's" in note and "20.7 GB" in note
+    assert "glibc.malloc.mmap_max=0" in note and "about 43 % of this estimate" in note
+    e = Estimator(make_profile(busy)).estimate(Workload())
+    assert note in e.notes
+    # not worth a note, not measured, or not a CPU: no advice
+    assert kernel_time_note(replace(busy, kernel_time_share=0.05)) is None
+    assert kernel_time_note(replace(busy, kernel_time_share=None)) is None
+    gpu = make_calibration(device="cuda:0")
+    assert kernel_time_note(replace(gpu, kernel_time_share=0.5)) is None
+
+
+def test_a_scaled_estimate_does_not_pass_on_its_references_kernel_share():
+    busy = replace(make_calibration(), kernel_time_share=0.57, page_faulted_bytes_per_step=20.7e9)
+    e = Estimator(make_profile(busy), count=lambda *a: make_cost(64, 2e9, 2e8)).estimate(Workload(model="resnet50"))
+    assert e.basis == "scaled" and not any("kernel's" in n for n in e.notes)

@@ -2,6 +2,8 @@
 
 import json
 
+import sys
+
 import pytest
 
 from advisor.calibrate import _time_steps, calibrate, op_split_from_profile
@@ -72,6 +74,8 @@ def test_calibration_of_a_tiny_cnn_records_what_the_estimator_needs():
     assert cal.train_step_seconds.median > 0 and cal.first_steps_overhead_seconds >= 0
     assert sum(cal.op_split.values()) == pytest.approx(1.0, abs=1e-3)
     assert cal.peak_memory_kind == "cpu resident growth"
+    if sys.platform.startswith("linux"):  # the kernel's part of the training steps' CPU time
+        assert 0.0 <= cal.kernel_time_share <= 1.0 and cal.page_faulted_bytes_per_step >= 0.0
 
 
 def test_calibration_with_an_image_folder_measures_the_loader(tmp_path):
