@@ -6,7 +6,8 @@ do (a short calibration of that workload unless the profile has it, then the est
 predicts it without calibrating (scaled from the default calibration by counted work, what
 `--no-calibrate` does; for JPEG rows that ignores decoding), really trains it, and compares.
 Writes benchmarks/results/accuracy.{md,csv}, with the set-up each estimate counted beside the
-one each run paid (its first epoch's excess over its last, where a run has two or more alike).
+one each run paid (its first epoch's excess over its last, where a run has two or more alike),
+and the kernel's share of each calibration's step CPU time (page faults, README).
 About 13 minutes on a 2-core CPU.
 
     python benchmarks/accuracy.py [--quick] [--device cpu] [--save-profile FILE]
@@ -81,6 +82,7 @@ def main() -> int:
         if Estimator(profile).calibration_for(w) is None:
             profile = add_calibration(profile, w, args.calibration_budget_s)
         est = Estimator(profile).estimate(w)
+        kernel = Estimator(profile).calibration_for(w).kernel_time_share
         run = run_training_in_fresh_process(w, profile.device)
         if args.save_profile:
             save_profile(profile, args.save_profile, create_dirs=True)
@@ -100,6 +102,8 @@ def main() -> int:
             "scaled_predicted_s": round(scaled.seconds, 1), "scaled_error_pct": round(100 * scaled_err, 1),
             "predicted_setup_s": round(est.breakdown_seconds["first_steps_overhead"], 1),
             "setup_s": None if setup is None else round(setup, 1),
+            # the kernel's share of the calibration's step CPU time (page faults, mostly)
+            "kernel_pct": None if kernel is None else round(100 * kernel),
         })
         print(rows[-1], flush=True)
     df = pd.DataFrame(rows)
