@@ -307,3 +307,12 @@ def test_a_scaled_estimate_does_not_pass_on_its_references_kernel_share():
     busy = replace(make_calibration(), kernel_time_share=0.57, page_faulted_bytes_per_step=20.7e9)
     e = Estimator(make_profile(busy), count=lambda *a: make_cost(64, 2e9, 2e8)).estimate(Workload(model="resnet50"))
     assert e.basis == "scaled" and not any("kernel's" in n for n in e.notes)
+
+
+def test_the_profile_summary_gives_the_same_advice_under_its_calibration():
+    from advisor.report import profile_summary
+
+    busy = replace(make_calibration(), kernel_time_share=0.21, page_faulted_bytes_per_step=5.1e9)
+    text = profile_summary(make_profile(busy))
+    assert "note (resnet34 synthetic): 21 % of this CPU's training time is the kernel's" in text
+    assert all(len(line) <= 100 for line in text.splitlines() if "note (" in line or line.startswith("    "))
