@@ -100,6 +100,7 @@ def main() -> int:
             "error_pct": round(100 * err, 1),
             "inside_band": est.seconds_low <= run.seconds <= est.seconds_high,
             "scaled_predicted_s": round(scaled.seconds, 1), "scaled_error_pct": round(100 * scaled_err, 1),
+            "scaled_inside_band": scaled.seconds_low <= run.seconds <= scaled.seconds_high,
             "predicted_setup_s": round(est.breakdown_seconds["first_steps_overhead"], 1),
             "setup_s": None if setup is None else round(setup, 1),
             # the kernel's share of the calibration's step CPU time (page faults, mostly)
@@ -119,7 +120,8 @@ def main() -> int:
     summary = (f"Predicted as `advisor recommend` does: median |error| {abs_err.median():.1f} %, max {abs_err.max():.1f} %, "
                f"{100 * df['inside_band'].mean():.0f} % inside the band. Scaled without calibrating: "
                f"median |error| {df['scaled_error_pct'].abs().median():.1f} %, "
-               f"max {df['scaled_error_pct'].abs().max():.1f} %.")
+               f"max {df['scaled_error_pct'].abs().max():.1f} %, "
+               f"{100 * df['scaled_inside_band'].mean():.0f} % inside its band.")
     table = markdown_table(df.values.tolist(), list(df.columns))
     (OUT / "accuracy.md").write_text(f"{header}\n\n{table}\n\n{summary}\n")
     print(summary)
