@@ -223,8 +223,9 @@ def _estimator_for(workload: Workload, profile_path: str | None, no_calibrate: b
     from advisor.report import span
 
     check_workload_runs(workload)  # a misspelt model or a missing folder fails before any promise
-    expected_s, limit_s = spot_calibration_seconds(estimator, workload, budget_s)
-    click.echo(f"This workload is not in the profile: calibrating it now (about {span(expected_s)}; "
+    expected_s, slowest_s, limit_s = spot_calibration_seconds(estimator, workload, budget_s)
+    about = span(expected_s) + (f" to {span(slowest_s)}" if slowest_s > 1.25 * expected_s else "")
+    click.echo(f"This workload is not in the profile: calibrating it now (about {about}; "
                "--no-calibrate scales instead).", err=True)
     progress = Progress(budget_s, expected_s=expected_s)
     try:
