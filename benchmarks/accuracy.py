@@ -60,6 +60,20 @@ def workloads(data_dir: str) -> list[Workload]:
     return synthetic + jpeg
 
 
+def error_summary(df: pd.DataFrame, error: str = "error_pct", inside: str = "inside_band") -> str:
+    """'median |error| a %, max b %, c % inside' of a results table (the band is the caller's to name)."""
+    e = df[error].abs()
+    return f"median |error| {e.median():.1f} %, max {e.max():.1f} %, {100 * df[inside].mean():.0f} % inside"
+
+
+def save_results(df: pd.DataFrame, stem: str, header: str, summary: str) -> None:
+    """benchmarks/results/<stem>.csv, and <stem>.md: the header, the table, the summary."""
+    OUT.mkdir(exist_ok=True)
+    df.to_csv(OUT / f"{stem}.csv", index=False)
+    table = markdown_table(df.values.tolist(), list(df.columns))
+    (OUT / f"{stem}.md").write_text(f"{header}\n\n{table}\n\n{summary}\n")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="first two workloads only")
@@ -108,22 +122,15 @@ def main() -> int:
         })
         print(rows[-1], flush=True)
     df = pd.DataFrame(rows)
-    OUT.mkdir(exist_ok=True)
-    df.to_csv(OUT / "accuracy.csv", index=False)
     cpu = profile.machine.cpu
     header = (f"Measured {dt.date.today().isoformat()} on {profile.device_name} ({cpu.usable_cores} "
               f"CPU cores, {platform.system()}, torch {profile.machine.torch_version}); profile: "
               f"resnet34 224 px batch 64; calibration budget {args.calibration_budget_s:.0f} s per workload; "
               f"each workload calibrated, and then trained, in a fresh process of its own, as "
               f"`advisor recommend` and a user's script run.")
-    abs_err = df["error_pct"].abs()
-    summary = (f"Predicted as `advisor recommend` does: median |error| {abs_err.median():.1f} %, max {abs_err.max():.1f} %, "
-               f"{100 * df['inside_band'].mean():.0f} % inside the band. Scaled without calibrating: "
-               f"median |error| {df['scaled_error_pct'].abs().median():.1f} %, "
-               f"max {df['scaled_error_pct'].abs().max():.1f} %, "
-               f"{100 * df['scaled_inside_band'].mean():.0f} % inside its band.")
-    table = markdown_table(df.values.tolist(), list(df.columns))
-    (OUT / "accuracy.md").write_text(f"{header}\n\n{table}\n\n{summary}\n")
+    summary = (f"Predicted as `advisor recommend` does: {error_summary(df)} the band. Scaled without calibrating: "
+               f"{error_summary(df, 'scaled_error_pct', 'scaled_inside_band')} its band.")
+    save_results(df, "accuracy", header, summary)
     print(summary)
     print(f"load average at start {load_start:.2f}, at end {os.getloadavg()[0]:.2f}; "
           f"{(time.perf_counter() - t0) / 60:.0f} min")

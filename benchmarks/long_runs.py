@@ -29,11 +29,11 @@ import pandas as pd
 from advisor import Estimator, Workload
 from advisor.profile import save_profile
 from advisor.profiling import add_calibration, profile_machine
-from advisor.report import markdown_table
 from advisor.sampledata import write_image_folder
 from advisor.training import run_training_in_fresh_process
 
-OUT = Path(__file__).parent / "results"
+from accuracy import error_summary, save_results
+
 SPOT_BUDGET_S = 30.0  # `advisor recommend --budget-s` default
 PROFILE_BUDGET_S = 60.0  # `advisor profile --budget-s` default
 
@@ -103,18 +103,13 @@ def run(args, data_dir: str) -> int:
         })
         print(rows[-1], flush=True)
     df = pd.DataFrame(rows)
-    OUT.mkdir(exist_ok=True)
-    df.to_csv(OUT / "long_runs.csv", index=False)
     cpu = profile.machine.cpu
     header = (f"Measured {dt.date.today().isoformat()} on {profile.device_name} ({cpu.usable_cores} usable cores, "
               f"torch {profile.machine.torch_version}); profile: resnet34 224 px batch 64, "
               f"{PROFILE_BUDGET_S:.0f} s; a workload the profile lacks calibrated for {SPOT_BUDGET_S:.0f} s; "
               "each calibration and each training in a fresh process of its own.")
-    abs_err = df["error_pct"].abs()
-    summary = (f"Whole runs: median |error| {abs_err.median():.1f} %, max {abs_err.max():.1f} %, "
-               f"{100 * df['inside_band'].mean():.0f} % inside the band; {time.perf_counter() - t0:.0f} s in all.")
-    table = markdown_table(df.values.tolist(), list(df.columns))
-    (OUT / "long_runs.md").write_text(f"{header}\n\n{table}\n\n{summary}\n")
+    summary = f"Whole runs: {error_summary(df)} the band; {time.perf_counter() - t0:.0f} s in all."
+    save_results(df, "long_runs", header, summary)
     print(summary)
     return 0
 
