@@ -9,7 +9,7 @@ trains it for several minutes in a fresh process and compares the whole run and 
 
 Workloads: resnet34 at 224 px, batch 64, 4 epochs (the pets example's recipe), on synthetic
 tensors and on an ImageFolder of pets-sized JPEGs (500x375) decoded by 2 DataLoader workers.
-About 20 minutes on a 2-core CPU. Writes benchmarks/results/long_runs.{md,csv}.
+About 15 minutes on a 2-core CPU. Writes benchmarks/results/long_runs.{md,csv}.
 
     python benchmarks/long_runs.py [--device cpu] [--scale 1.0] [--save-profile FILE]
 """
@@ -34,7 +34,7 @@ from advisor.training import run_training_in_fresh_process
 
 from accuracy import error_summary, save_results
 
-SPOT_BUDGET_S = 30.0  # `advisor recommend --budget-s` default
+SPOT_BUDGET_S = 30.0  # `advisor recommend --budget-s` default (cli.DEFAULT_RECALIBRATE_BUDGET_S)
 PROFILE_BUDGET_S = 60.0  # `advisor profile --budget-s` default
 
 
