@@ -1,23 +1,43 @@
 """advisor: how long will training take, on which hardware, at what cost.
 
-    from advisor import Workload, Estimator, profile_machine, load_profile
-    profile = load_profile()               # or profile_machine() to measure now
-    estimate = Estimator(profile).estimate(Workload(dataset_size=7390, epochs=4))
+    import advisor
+    w = advisor.Workload(dataset_size=7390, epochs=4)       # the pets recipe
+    advisor.estimate(w).seconds                             # this machine (profiled if need be)
+    advice = advisor.recommend(w)                           # here, the catalog's offers, ranked
+    advice.recommendation.best, advice.to_frame()
+
+Importing advisor does not import torch; measuring does (profile, on-the-spot calibration,
+validate).
 """
 
+from advisor.app.workflows import Estimator, Reporter, estimate, estimator_for, recommend, validate
 from advisor.errors import AdvisorError, RuntimeFailure, UsageError
-from advisor.estimate import Estimate, Estimator
-from advisor.profile import Profile, load_profile, save_profile
-from advisor.workload import Workload
+from advisor.model.estimate import Estimate
+from advisor.model.notes import Note
+from advisor.model.profile import Profile
+from advisor.model.workload import Workload
+from advisor.store import load_profile, save_profile
 
 __version__ = "0.1.0"
 
 
-def profile_machine(*args, **kwargs):
-    """Measure this machine (see advisor.profiling.profile_machine); imports torch."""
-    from advisor.profiling import profile_machine as _profile_machine
+def profile_machine(*args, **kwargs) -> Profile:
+    """Measure this machine (see advisor.app.profiling.profile_machine); imports torch."""
+    from advisor.app.profiling import profile_machine as _profile_machine
 
     return _profile_machine(*args, **kwargs)
+
+
+def profile(workload: Workload | None = None, device: str = "auto", budget_s: float = 60.0,
+            output: str | None = None, save: bool = True) -> Profile:
+    """Measure this machine for `workload` and (by default) save the profile where
+    `advisor recommend` finds it, keeping what the previous profile measured beyond it."""
+    from advisor.app.workflows import measure_machine, save_measured
+
+    prof = measure_machine(workload, device, budget_s)
+    if save:
+        save_measured(prof, output)
+    return prof
 
 
 def to_dataframe(estimates):
@@ -36,6 +56,7 @@ def to_dataframe(estimates):
 
 
 __all__ = [
-    "AdvisorError", "Estimate", "Estimator", "Profile", "RuntimeFailure", "UsageError",
-    "Workload", "load_profile", "profile_machine", "save_profile", "to_dataframe",
+    "AdvisorError", "Estimate", "Estimator", "Note", "Profile", "Reporter", "RuntimeFailure", "UsageError",
+    "Workload", "estimate", "estimator_for", "load_profile", "profile", "profile_machine", "recommend",
+    "save_profile", "to_dataframe", "validate",
 ]

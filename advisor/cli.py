@@ -12,10 +12,11 @@ import traceback
 import click
 
 from advisor.errors import AdvisorError, UsageError
-from advisor.precision import PRECISION_CHOICES
-from advisor.workload import DEFAULT_MODEL, DEFAULT_NUM_CLASSES, Workload
+from advisor.model.precision import PRECISION_CHOICES
+from advisor.model.workload import DEFAULT_MODEL, DEFAULT_NUM_CLASSES, Workload
 
 DEFAULT_RECALIBRATE_BUDGET_S = 30.0
+DEFAULT_TOP = 10
 
 
 def workload_options(func):
@@ -57,6 +58,30 @@ def cli(debug):
     """How long will training take, where, and at what cost."""
 
 
+# Flags that change what a workflow announces, by the event or error code it gives.
+HINTS = {
+    "calibrating": "--no-calibrate scales instead.",
+    "over-limit": "Pass --yes to train anyway, or lower --dataset-size or --epochs.",
+}
+# How to act on a note of an estimate, by its code (advisor.model.notes).
+NOTE_HINTS = {
+    "scaled": "drop --no-calibrate to measure it",
+    "synthetic-data": "profile with --data DIR to include it",
+    "decoding-not-measured": "drop --no-calibrate, or profile with --data DIR, to measure it",
+    "decoding-would-bound": "--data DIR measures decoding here",
+    "channels-last": "--channels-last",
+    "one-device": "`advisor profile --nproc N` measures it",
+    "ddp-scaled": "`advisor profile --nproc N` with these options measures it",
+    "not-shown": "--all lists every option, --verbose every note and exclusion",
+}
+
+
+def _reporter():
+    from advisor.render.progress import ConsoleReporter
+
+    return ConsoleReporter(HINTS)
+
+
 @cli.command()
 @workload_options
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
@@ -75,11 +100,11 @@ def cli(debug):
 def profile(model, num_classes, image_size, batch_size, precision, data_dir, workers, channels_last,
             device, budget_s, output, fmt, show, nproc, distributed):
     """Measure this machine and save its profile."""
-    from advisor.profile import load_profile, save_profile
+    from advisor.app import workflows
+    from advisor.store import load_profile
 
     if show:
-        prof = load_profile(output)
-        _print_profile(prof, fmt)
+        _print_profile(load_profile(output), fmt)
         return
     workload = _workload(model, num_classes, image_size, batch_size, precision, data_dir, workers,
                          channels_last)
@@ -88,54 +113,28 @@ def profile(model, num_classes, image_size, batch_size, precision, data_dir, wor
     if distributed:
         if nproc is not None:
             raise UsageError("--distributed takes its process count from torchrun (--nproc-per-node); drop --nproc.")
-        from advisor.profiling import profile_cluster
+        from advisor.app.profiling import profile_cluster
 
         prof = profile_cluster(workload, device, budget_s)
         if prof is None:  # not rank 0: rank 0 writes the cluster profile
             return
     else:
-        nproc = _default_nproc(nproc, device)
-        prof = _measure(workload, device, budget_s, nproc)
-    prof, carried = _carry_over(prof, output)
-    path = save_profile(prof, output)
-    _print_profile(prof, fmt)
+        nproc = workflows.default_nproc(nproc, device)
+        prof = workflows.measure_machine(workload, device, budget_s, nproc, reporter=_reporter())
+    saved = workflows.save_measured(prof, output)
+    _print_profile(load_profile(saved.path), fmt)
     if fmt == "table":
-        click.echo(f"\nSaved to {path}")
-    if carried:
-        click.echo(carried, err=True)
-
-
-def _carry_over(prof, output: str | None):
-    """The new profile with what the one it replaces measured beyond it, and a sentence saying
-    so; a replaced profile of other hardware or software is kept beside it."""
-    from pathlib import Path
-
-    from advisor.errors import RuntimeFailure
-    from advisor.profile import (carried_over_impl, default_profile_path, load_profile, same_setup_impl,
-                                 save_profile)
-
-    target = Path(output) if output is not None else default_profile_path()
-    if not target.exists():
-        return prof, ""
-    try:
-        old = load_profile(target)
-    except (UsageError, RuntimeFailure):
-        return prof, ""  # unreadable: nothing to carry over
-    if not same_setup_impl(prof, old):
-        backup = save_profile(old, target.with_name(target.stem + ".previous.json"))
-        return prof, f"The profile this one replaces was measured on other hardware or software: kept as {backup}."
-    merged = carried_over_impl(prof, old)
-    kept = [c.key.describe() for c in merged.calibrations[len(prof.calibrations):]]
-    if merged.distributed is not None and prof.distributed is None:
-        kept.append(f"the data-parallel measurement on {merged.distributed.world} processes")
-    if not kept:
-        return merged, ""
-    return merged, (f"Kept from the profile this one replaces: {'; '.join(kept)} (same machine, device and "
-                    f"software; delete {target} first to measure everything afresh).")
+        click.echo(f"\nSaved to {saved.path}")
+    if saved.backup is not None:
+        click.echo(f"The profile this one replaces was measured on other hardware or software: kept as "
+                   f"{saved.backup}.", err=True)
+    if saved.kept:
+        click.echo(f"Kept from the profile this one replaces: {'; '.join(saved.kept)} (same machine, device "
+                   f"and software; delete {saved.path} first to measure everything afresh).", err=True)
 
 
 def _print_profile(prof, fmt):
-    from advisor.report import profile_summary
+    from advisor.render.profile import profile_summary
 
     click.echo(prof.to_json().rstrip("\n") if fmt == "json" else profile_summary(prof))
 
@@ -145,97 +144,14 @@ def _check_writable(output: str, option: str = "--output") -> None:
     import os
     from pathlib import Path
 
-    parent = Path(output).resolve().parent
+    target = Path(output)
+    if target.is_dir():
+        raise UsageError(f"{option} {output} is a directory; give a file path.")
+    parent = target.resolve().parent
     if not parent.is_dir():
         raise UsageError(f"{option} {output}: directory {parent} does not exist; create it first.")
     if not os.access(parent, os.W_OK):
         raise UsageError(f"{option} {output}: directory {parent} is not writable; choose another path.")
-
-
-def _default_nproc(nproc: int | None, device: str) -> int | None:
-    """--nproc as given (checked before measuring), else the GPU count on a multi-GPU machine."""
-    from advisor.ddp import check_nproc
-    from advisor.probe import usable_cores
-    from advisor.training import resolve_device
-
-    resolved = resolve_device(device)
-    gpus = 0
-    if resolved.startswith("cuda"):
-        import torch
-
-        gpus = torch.cuda.device_count()
-    if nproc is None:
-        return gpus if gpus > 1 else None
-    check_nproc(nproc, resolved, usable_cores(), gpus)
-    return nproc
-
-
-def _measure(workload: Workload, device: str, budget_s: float, nproc: int | None = None):
-    from advisor.profiling import add_distributed, distributed_budget_s, profile_machine
-    from advisor.progress import Progress
-
-    extra = distributed_budget_s(budget_s) if nproc else 0.0
-    progress = Progress(budget_s + extra, then_s=extra)
-    prof = profile_machine(workload, device=device, budget_s=budget_s, progress=progress)
-    if nproc:
-        prof = add_distributed(prof, nproc, None, extra, progress)
-    progress.done("profile measured")
-    return prof
-
-
-def _estimator_for(workload: Workload, profile_path: str | None, no_calibrate: bool, budget_s: float,
-                   device: str | None = None):
-    """The saved profile's Estimator, calibrating the workload first when the profile lacks it.
-
-    With no profile at all, this machine is profiled first (and the user is told). The updated
-    profile is saved back, keeping every calibration it had.
-    """
-    from advisor.estimate import Estimator
-    from advisor.profile import default_profile_path, load_profile, save_profile
-
-    if profile_path is None and not default_profile_path().exists():
-        click.echo("No saved profile for this machine: profiling it first "
-                   "(once; `advisor profile` repeats it).", err=True)
-        prof = _measure(workload, device or "auto", 60.0)
-        save_profile(prof)
-    else:
-        prof = load_profile(profile_path)
-    if device is not None:
-        from advisor.training import resolve_device
-
-        wanted = resolve_device(device)
-        if wanted != prof.device:
-            raise UsageError(
-                f"--device {device}: the profile was measured on {prof.device}; profile "
-                f"{wanted} first (`advisor profile --device {wanted} --output FILE`, then --profile FILE)."
-            )
-    estimator = Estimator(prof)
-    workload = estimator.resolve(workload)
-    if estimator.calibration_for(workload) is not None:
-        return estimator, workload
-    if no_calibrate:
-        from advisor.profiling import check_scaled_workload
-
-        check_scaled_workload(prof, workload)
-        return estimator, workload
-    from advisor.profiling import add_calibration, check_workload_runs, spot_calibration_seconds
-    from advisor.progress import Progress
-    from advisor.report import span
-
-    check_workload_runs(workload)  # a misspelt model or a missing folder fails before any promise
-    expected_s, slowest_s, limit_s = spot_calibration_seconds(estimator, workload, budget_s)
-    about = span(expected_s) + (f" to {span(slowest_s)}" if slowest_s > 1.25 * expected_s else "")
-    click.echo(f"This workload is not in the profile: calibrating it now (about {about}; "
-               "--no-calibrate scales instead).", err=True)
-    progress = Progress(budget_s, expected_s=expected_s)
-    try:
-        prof = add_calibration(prof, workload, budget_s, progress, max_seconds=limit_s)
-    except BaseException:
-        progress.done("calibration stopped")
-        raise
-    progress.done("calibrated")
-    save_profile(prof, profile_path)
-    return Estimator(prof), workload
 
 
 def run_options(func):
@@ -279,7 +195,11 @@ def estimate_options(func):
 @click.option("--provider", "providers", multiple=True, help="Only this provider (repeatable): colab, gcp, paperspace.")
 @click.option("--target", "targets", multiple=True, help="Also estimate this GPU, unpriced (repeatable), e.g. H200.")
 @click.option("--spot", is_flag=True, help="Use spot/preemptible prices where offered.")
-@click.option("--top", type=click.IntRange(min=1), default=None, help="Show only the first N options.")
+@click.option("--top", type=click.IntRange(min=1), default=None,
+              help=f"Show the first N options [default: {DEFAULT_TOP} in the table, all in JSON and CSV].")
+@click.option("--all", "show_all", is_flag=True, help="Show every option.")
+@click.option("--verbose", "-v", is_flag=True,
+              help="Every note of the options shown, the excluded offers and the GPU-count comparison.")
 @click.option("--local-only", is_flag=True, help="Only this machine (no catalog offers).")
 @click.option("--catalog", "catalog_files", multiple=True, type=click.Path(dir_okay=False),
               help="A TOML file adding or overriding GPUs and offers (repeatable).")
@@ -295,42 +215,41 @@ def estimate_options(func):
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 def recommend(dataset_size, epochs, valid_fraction, frozen_epochs, model, num_classes, image_size,
               batch_size, precision, data_dir, workers, channels_last, profile_path, no_calibrate,
-              budget_s, objective, max_cost, deadline, providers, targets, spot, top, local_only,
-              catalog_files, plot_path, gpus, nodes, global_batch, fmt):
+              budget_s, objective, max_cost, deadline, providers, targets, spot, top, show_all, verbose,
+              local_only, catalog_files, plot_path, gpus, nodes, global_batch, fmt):
     """Predict the training time of a workload here and on cloud GPUs, price it, recommend."""
-    from advisor.advise import advise
-    from advisor.catalog import check_providers_impl, load_catalog
-    from advisor.profile import load_reference_profiles
-    from advisor.recommend import parse_duration
-    from advisor.report import recommend_csv, recommend_json, recommend_table
+    from advisor.advise import parse_duration
+    from advisor.app import workflows
+    from advisor.cloud.catalog import check_providers
+    from advisor.render.recommend import recommend_csv, recommend_json, recommend_table
 
     workload = _workload(model, num_classes, image_size, batch_size, precision, data_dir, workers,
                          channels_last, dataset_size=dataset_size, epochs=epochs, valid_fraction=valid_fraction,
                          frozen_epochs=frozen_epochs)
     if max_cost is not None and not max_cost >= 0:
         raise UsageError(f"--max-cost {max_cost:g} must be zero or more US dollars.")
-    deadline_s = parse_duration(deadline) if deadline is not None else None
-    check_providers_impl(providers)
-    from advisor.distributed import DataParallel
-
-    DataParallel(1 if gpus is None else gpus, nodes, global_batch).check()
+    try:
+        deadline_s = parse_duration(deadline) if deadline is not None else None
+    except UsageError as exc:
+        raise UsageError(f"--{exc}") from None
+    check_providers(providers)
     if global_batch is not None and global_batch < 1:
         raise UsageError(f"--global-batch {global_batch}: give a positive number of images.")
-    catalog = load_catalog(tuple(catalog_files))
-    for t in targets:
-        catalog.gpu(t)
     if plot_path is not None:
         _check_writable(plot_path, "--plot")
-    estimator, workload = _estimator_for(workload, profile_path, no_calibrate, budget_s)
-    advice = advise(estimator.profile, workload, catalog, providers=providers, targets=targets,
-                    spot=spot, objective=objective, max_cost=max_cost, deadline_s=deadline_s,
-                    include_offers=not local_only, references=load_reference_profiles(),
-                    estimator=estimator, gpus=gpus, nodes=nodes, global_batch=global_batch)
-    payload = advice.to_dict(top)
-    render = {"json": recommend_json, "csv": recommend_csv, "table": recommend_table}[fmt]
-    click.echo(render(payload).rstrip("\n"))
+    advice = workflows.recommend(
+        workload, profile_path, catalog_files=tuple(catalog_files), providers=providers, targets=targets,
+        spot=spot, objective=objective, max_cost_usd=max_cost, deadline_seconds=deadline_s,
+        include_offers=not local_only, gpus=gpus, nodes=nodes, global_batch=global_batch,
+        calibrate=not no_calibrate, budget_s=budget_s, reporter=_reporter())
+    if fmt == "table":
+        click.echo(recommend_table(advice.to_dict(), top=None if show_all else (top or DEFAULT_TOP),
+                                   verbose=verbose, hints=NOTE_HINTS).rstrip("\n"))
+    else:
+        payload = advice.to_dict(None if show_all else top)
+        click.echo({"json": recommend_json, "csv": recommend_csv}[fmt](payload).rstrip("\n"))
     if plot_path is not None:
-        from advisor.report import plot_options
+        from advisor.render.plot import plot_options
 
         click.echo(f"Plot written to {plot_options(advice.to_dict(), plot_path)}", err=True)
 
@@ -345,8 +264,8 @@ def catalog():
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 def catalog_gpus(catalog_files, fmt):
     """GPU specifications (dense tensor-core peaks)."""
-    from advisor.catalog import load_catalog
-    from advisor.report import gpus_output
+    from advisor.cloud.catalog import load_catalog
+    from advisor.render.catalog import gpus_output
 
     click.echo(gpus_output(load_catalog(tuple(catalog_files)), fmt).rstrip("\n"))
 
@@ -360,14 +279,14 @@ def catalog_offers(providers, gpu, catalog_files, fmt):
     """Cloud offers with prices per hour, billing rule, runtime limit, date and source."""
     import datetime as dt
 
-    from advisor.catalog import check_providers_impl, filter_offers_impl, load_catalog, stale_prices_impl
-    from advisor.report import offers_output
+    from advisor.cloud.catalog import check_providers, filter_offers, load_catalog, stale_prices
+    from advisor.render.catalog import offers_output
 
     cat = load_catalog(tuple(catalog_files))
     gpu_id = cat.gpu(gpu).id if gpu else None
-    offers = filter_offers_impl(cat.offers, check_providers_impl(providers), gpu_id)
+    offers = filter_offers(cat.offers, check_providers(providers), gpu_id)
     click.echo(offers_output(cat, offers, fmt).rstrip("\n"))
-    stale = stale_prices_impl(offers, dt.date.today())
+    stale = stale_prices(offers, dt.date.today())
     if stale:
         click.echo(f"Warning: {stale}", err=True)
 
@@ -390,52 +309,38 @@ def validate(dataset_size, epochs, valid_fraction, frozen_epochs, model, num_cla
     import json
 
     from advisor import __version__
-    from advisor.progress import TrainingProgress
-    from advisor.report import hms
-    from advisor.training import run_training
-    from advisor.validate import (Validation, append_record, check_record_file, completed_workload,
-                                  history_impl, read_records, validation_table)
+    from advisor.app import workflows
+    from advisor.render.progress import TrainingProgress
+    from advisor.render.validation import validation_table
+    from advisor.store import append_record, check_record_file, history_line, read_records
 
     workload = _workload(model, num_classes, image_size, batch_size, precision, data_dir, workers,
                          channels_last, dataset_size=dataset_size, epochs=epochs, valid_fraction=valid_fraction,
                          frozen_epochs=frozen_epochs)
     if record:
         check_record_file(record)
-    estimator, workload = _estimator_for(workload, profile_path, no_calibrate, budget_s, device)
-    estimate = estimator.estimate(workload)
-    if estimate.seconds > max_seconds and not yes:
-        raise UsageError(
-            f"the estimate is {hms(estimate.seconds)} ({estimate.seconds:.0f} s), over --max-seconds "
-            f"{max_seconds:.0f}; pass --yes to train anyway, or lower --dataset-size or --epochs."
-        )
-    click.echo(f"Predicted: {hms(estimate.seconds)} (band {hms(estimate.seconds_low)} to "
-               f"{hms(estimate.seconds_high)}) on {estimate.accelerator}; training now "
-               "(Ctrl-C stops and compares what ran).", err=True)
     progress = TrainingProgress(workload.batch_size)
-    run = run_training(workload, estimator.profile.device, progress)
-    progress.done()
-    if run.epochs_completed == 0:
-        raise UsageError("interrupted before the first epoch ended: nothing to compare.")
-    if run.interrupted:
-        estimate = estimator.estimate(completed_workload(workload, run.epochs_completed))
-    result = Validation(estimate, run)
-    if fmt == "json":
-        click.echo(json.dumps(result.to_dict(), indent=2))
-    else:
-        click.echo(validation_table(result))
+    try:
+        result = workflows.validate(workload, profile_path, device=device, calibrate=not no_calibrate,
+                                    budget_s=budget_s, max_seconds=None if yes else max_seconds,
+                                    training_progress=progress, reporter=_reporter())
+    finally:
+        progress.done()
+    click.echo(json.dumps(result.to_dict(), indent=2) if fmt == "json" else validation_table(result))
     if record:
-        host = estimator.profile.machine.hostname
+        prof = workflows.load_profile(profile_path)
+        host = prof.machine.hostname
         path = append_record(record, result.record_row(host, __version__))
-        history = history_impl(read_records(path), host, result.estimate.device)
+        history = history_line(read_records(path), host, result.estimate.device)
         click.echo(f"Recorded in {path}" + (f"; {history}." if history else "."), err=True)
-    if run.interrupted:
+    if result.run.interrupted:
         raise click.exceptions.Exit(130)
 
 
 @cli.command()
 def models():
     """List the torchvision classification models advisor can build."""
-    from advisor.models import torchvision_model_names
+    from advisor.measure.models import torchvision_model_names
 
     click.echo("\n".join(torchvision_model_names()))
 
@@ -470,7 +375,8 @@ def main(argv: list[str] | None = None) -> int:
     except AdvisorError as exc:
         if debug:
             traceback.print_exc()
-        click.echo(f"advisor: error: {_one_line(str(exc))}", err=True)
+        hint = HINTS.get(getattr(exc, "code", None) or "")
+        click.echo(f"advisor: error: {_one_line(str(exc))}" + (f" {hint}" if hint else ""), err=True)
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("\nadvisor: interrupted; nothing was saved", err=True)

@@ -12,7 +12,14 @@ from collections.abc import Iterable
 
 
 class AdvisorError(Exception):
+    """`code`, where given, names the kind of problem for programs (and for the CLI, which adds
+    the flag that fixes it)."""
+
     exit_code = 1
+
+    def __init__(self, message: str = "", code: str | None = None):
+        super().__init__(message)
+        self.code = code
 
 
 class UsageError(AdvisorError):

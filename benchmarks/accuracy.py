@@ -27,11 +27,11 @@ from pathlib import Path
 import pandas as pd
 
 from advisor import Estimator, Workload
-from advisor.profile import save_profile
-from advisor.profiling import add_calibration, profile_machine
-from advisor.report import markdown_table
-from advisor.sampledata import write_image_folder
-from advisor.training import run_training_in_fresh_process
+from advisor.app.profiling import add_calibration, profile_machine
+from advisor.measure.sampledata import write_image_folder
+from advisor.measure.training import run_training_in_fresh_process
+from advisor.render.text import markdown_table
+from advisor.store import save_profile
 
 OUT = Path(__file__).parent / "results"
 

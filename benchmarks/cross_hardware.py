@@ -23,10 +23,10 @@ import tomllib
 from dataclasses import replace
 from pathlib import Path
 
-from advisor.catalog import load_catalog
-from advisor.crosshw import DEFAULT_GPU_EFFICIENCY, Efficiency, gpu_phase_seconds
-from advisor.opcount import count_step
-from advisor.report import markdown_table
+from advisor.cloud.catalog import load_catalog
+from advisor.measure.opcount import count_step
+from advisor.predict.gpu import DEFAULT_GPU_EFFICIENCY, Efficiency, gpu_phase_seconds
+from advisor.render.text import markdown_table
 
 HERE = Path(__file__).parent
 BATCH = 128
@@ -86,7 +86,7 @@ def main() -> int:
                "fits all four.")
     text = (f"ResNet-50, 224 px, at the source's batch where it is published (else {BATCH}); predictions "
             f"from datasheet figures in "
-            f"profiles/gpus.toml; table made {dt.date.today().isoformat()} (no GPU needed).\n\n"
+            f"advisor/cloud/data/gpus.toml; table made {dt.date.today().isoformat()} (no GPU needed).\n\n"
             f"{table}\n\n{summary}\n")
     print(text)
     text += "\n" + other_models(overall, catalog)

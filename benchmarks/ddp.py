@@ -23,11 +23,11 @@ from pathlib import Path
 import pandas as pd
 
 from advisor import Estimator, Workload
-from advisor.ddp import train_nproc
-from advisor.distributed import DataParallel
-from advisor.profiling import add_calibration, add_distributed, profile_machine
-from advisor.report import markdown_table
-from advisor.training import run_training_in_fresh_process
+from advisor.app.profiling import add_calibration, add_distributed, profile_machine
+from advisor.measure.ddp import train_nproc
+from advisor.measure.training import run_training_in_fresh_process
+from advisor.model.parallel import DataParallel
+from advisor.render.text import markdown_table
 
 OUT = Path(__file__).parent / "results"
 

@@ -4,11 +4,11 @@ On a machine with a CUDA GPU (on an H100, 2026-11-26: 4.5 minutes, `--quick` 3, 
 over 3; a workload's calibration and run took 22-90 s; the calibrations now time one more new
 shape, some seconds each; `--all`: about 8):
 1. profiles the GPU (resnet34, 224 px, batch 64) and keeps it as the reference profile
-   profiles/measured/<gpu>.json;
+   advisor/cloud/data/measured/<gpu>.json;
 2. for each workload below, predicts its training time as `advisor recommend` does on that GPU
    (a short calibration, then the estimator), trains it for real and compares;
 3. cross-device: predicts the same workloads for this GPU model from a CPU-only profile (this
-   machine's CPU, default efficiencies) and, where profiles/measured/ holds a reference profile of
+   machine's CPU, default efficiencies) and, where advisor/cloud/data/measured/ holds a reference profile of
    another GPU, from that one; both are compared with what this GPU measured.
 Writes benchmarks/results/gpu_accuracy_<gpu>.{md,csv}, rewritten after every workload so a run
 cut short keeps what it measured.
@@ -34,12 +34,12 @@ from pathlib import Path
 import pandas as pd
 
 from advisor import Estimator, Workload
-from advisor.advise import advise
-from advisor.catalog import gpu_for_device_name, load_catalog
-from advisor.profile import load_profile, load_reference_profiles, save_profile
-from advisor.profiling import add_calibration, profile_machine
-from advisor.report import markdown_table
-from advisor.training import run_training_in_fresh_process
+from advisor.advise.advice import advise
+from advisor.app.profiling import add_calibration, profile_machine
+from advisor.cloud.catalog import gpu_for_device_name, load_catalog
+from advisor.measure.training import run_training_in_fresh_process
+from advisor.render.text import markdown_table
+from advisor.store import load_profile, load_reference_profiles, save_profile
 
 HERE = Path(__file__).parent
 

@@ -8,11 +8,11 @@
 #   4. on a machine with several GPUs, `advisor profile --nproc <GPUs>` (NCCL all-reduce sweep
 #      and DDP steps) into $RESULTS/ddp_profile_<gpu>.json.
 # Usage: benchmarks/gpu_all.sh [gpu_accuracy.py options, e.g. --quick or --cpu-profile FILE]
-# Environment: PYTHON (python3), MEASURED (profiles/measured), RESULTS (benchmarks/results).
+# Environment: PYTHON (python3), MEASURED (advisor/cloud/data/measured), RESULTS (benchmarks/results).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
-MEASURED=${MEASURED:-profiles/measured}
+MEASURED=${MEASURED:-advisor/cloud/data/measured}
 RESULTS=${RESULTS:-benchmarks/results}
 "$PYTHON" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA GPU visible to torch')" || exit 1
 name=$("$PYTHON" -c "import re, torch; print(re.sub(r'[^a-z0-9]+', '-', torch.cuda.get_device_name(0).lower()).strip('-'))")

@@ -23,7 +23,7 @@ import time
 import torch
 
 from advisor import Workload
-from advisor.training import Trainer, synthetic_batch
+from advisor.measure.training import Trainer, synthetic_batch
 
 SPECS = {"r18": ("resnet18", 224, 128, "amp-fp16", True), "r34": ("resnet34", 224, 64, "fp32", False),
          "mb": ("mobilenet_v3_large", 224, 128, "fp32", False)}

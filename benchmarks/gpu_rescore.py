@@ -7,7 +7,7 @@ checked against every GPU measurement already made.
 
     python benchmarks/gpu_rescore.py benchmarks/results/gpu_accuracy_nvidia-h200_run1.csv \\
         benchmarks/results/gpu_accuracy_nvidia-h200_run2.csv \\
-        --profile profiles/measured/nvidia-h200.json \\
+        --profile advisor/cloud/data/measured/nvidia-h200.json \\
         --cpu-profile benchmarks/data/cpu_profile_epyc-2-core.json
 
 Writes benchmarks/results/gpu_accuracy_<gpu>_rescored.{md,csv}.
@@ -21,12 +21,11 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+from gpu_accuracy import HERE, score, slug, write_tables
 
 from advisor import Workload
-from advisor.catalog import gpu_for_device_name, load_catalog
-from advisor.profile import load_profile, load_reference_profiles
-
-from gpu_accuracy import HERE, score, slug, write_tables
+from advisor.cloud.catalog import gpu_for_device_name, load_catalog
+from advisor.store import load_profile, load_reference_profiles
 
 
 def workload_of(row) -> Workload:

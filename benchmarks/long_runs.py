@@ -25,14 +25,13 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from accuracy import error_summary, save_results
 
 from advisor import Estimator, Workload
-from advisor.profile import save_profile
-from advisor.profiling import add_calibration, profile_machine
-from advisor.sampledata import write_image_folder
-from advisor.training import run_training_in_fresh_process
-
-from accuracy import error_summary, save_results
+from advisor.app.profiling import add_calibration, profile_machine
+from advisor.measure.sampledata import write_image_folder
+from advisor.measure.training import run_training_in_fresh_process
+from advisor.store import save_profile
 
 SPOT_BUDGET_S = 30.0  # `advisor recommend --budget-s` default (cli.DEFAULT_RECALIBRATE_BUDGET_S)
 PROFILE_BUDGET_S = 60.0  # `advisor profile --budget-s` default

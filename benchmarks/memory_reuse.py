@@ -24,11 +24,11 @@ import sys
 from pathlib import Path
 
 from advisor import Workload
-from advisor.calibrate import calibrate_in_fresh_process
-from advisor.estimate import REUSE_MEMORY_ENV, estimate_impl
-from advisor.probe import probe_cpu
-from advisor.report import markdown_table
-from advisor.training import run_training_in_fresh_process
+from advisor.measure.calibrate import calibrate_in_fresh_process
+from advisor.measure.probe import probe_cpu
+from advisor.measure.training import run_training_in_fresh_process
+from advisor.predict.whole_run import REUSE_MEMORY_ENV, whole_run_estimate
+from advisor.render.text import markdown_table
 
 OUT = Path(__file__).parent / "results"
 WORKLOADS = [
@@ -58,7 +58,7 @@ def environment(assignment: str | None):
 def measure(w: Workload, assignment: str | None, budget_s: float) -> dict:
     with environment(assignment):
         (cal, *_) = calibrate_in_fresh_process(w, "cpu", budget_s=budget_s)
-        est = estimate_impl(w, cal, accelerator="CPU")
+        est = whole_run_estimate(w, cal, accelerator="CPU")
         run = run_training_in_fresh_process(w, "cpu")
     faulted = cal.page_faulted_bytes_per_step
     return {"predicted_s": round(est.seconds, 1), "measured_s": round(run.seconds, 1),

@@ -24,10 +24,10 @@ import tomllib
 from dataclasses import replace
 from pathlib import Path
 
-from advisor.catalog import load_catalog
-from advisor.distributed import (SYNC_SHARE_AT_8_GPUS, catalog_comm_impl, ddp_step_impl,
-                                 gradient_bytes)
-from advisor.report import markdown_table
+from advisor.cloud.catalog import load_catalog
+from advisor.model.parallel import gradient_bytes
+from advisor.predict.parallel import SYNC_SHARE_AT_8_GPUS, catalog_comm, ddp_step
+from advisor.render.text import markdown_table
 
 HERE = Path(__file__).parent
 BATCH = 256  # main.py's default per-GPU batch
@@ -37,7 +37,7 @@ RESNET50_PARAMETERS = 25_557_032  # torchvision resnet50, 1000 classes
 def needed_share(point, comm) -> float:
     """The synchronisation share at 8 GPUs that reproduces the point exactly."""
     compute = BATCH / point["one_gpu"]
-    no_sync = ddp_step_impl(compute, gradient_bytes(RESNET50_PARAMETERS), replace(comm, sync_share_at_8=0.0))
+    no_sync = ddp_step(compute, gradient_bytes(RESNET50_PARAMETERS), replace(comm, sync_share_at_8=0.0))
     measured_step = BATCH * 8 / point["eight_gpus"]
     return (measured_step - no_sync.seconds) / compute
 
@@ -48,7 +48,7 @@ def main() -> int:
     comms = []
     for p in points:
         ic = catalog.interconnects[p["interconnect"]]
-        comms.append(catalog_comm_impl(ic.kind, ic.link_bytes_per_s, 8, source=ic.name))
+        comms.append(catalog_comm(ic.kind, ic.link_bytes_per_s, 8, source=ic.name))
     shares = [needed_share(p, c) for p, c in zip(points, comms)]
     fit_on = [i for i, p in enumerate(points) if p["precision"] == "fp32"]
     fitted = statistics.median(shares[i] for i in fit_on)
@@ -56,8 +56,8 @@ def main() -> int:
     for i, (p, comm) in enumerate(zip(points, comms)):
         share = statistics.median(shares[j] for j in fit_on if j != i) if i in fit_on else fitted
         compute = BATCH / p["one_gpu"]
-        step = ddp_step_impl(compute, gradient_bytes(RESNET50_PARAMETERS), replace(comm, sync_share_at_8=share))
-        bare = ddp_step_impl(compute, gradient_bytes(RESNET50_PARAMETERS), replace(comm, sync_share_at_8=0.0))
+        step = ddp_step(compute, gradient_bytes(RESNET50_PARAMETERS), replace(comm, sync_share_at_8=share))
+        bare = ddp_step(compute, gradient_bytes(RESNET50_PARAMETERS), replace(comm, sync_share_at_8=0.0))
         predicted = BATCH * 8 / step.seconds
         err = predicted / p["eight_gpus"] - 1
         bare_err = BATCH * 8 / bare.seconds / p["eight_gpus"] - 1
@@ -71,7 +71,7 @@ def main() -> int:
                                   "all-reduce ms/step", "predicted, all-reduce only", "predicted"])
     text = (
         f"ResNet-50 v1.5, batch {BATCH} per GPU, published by NVIDIA DeepLearningExamples; predictions from "
-        f"profiles/interconnects.toml and advisor/distributed.py; table made {dt.date.today().isoformat()} "
+        f"advisor/cloud/data/interconnects.toml and advisor/predict/parallel.py; table made {dt.date.today().isoformat()} "
         "(no GPU needed).\n\n" + table + "\n\n"
         "\\* leave-one-out over the TF32/FP32 points.\n\n"
         f"All-reduce only: median |error| {100 * statistics.median(no_sync_errors):.1f} %, max "

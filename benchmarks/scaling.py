@@ -12,15 +12,14 @@ that calibration measured. Writes benchmarks/results/scaling.md.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import statistics
 import sys
 from dataclasses import replace
-
-import datetime as dt
 from pathlib import Path
 
 from advisor import Estimator, Workload, load_profile, save_profile
-from advisor.report import markdown_table
+from advisor.render.text import markdown_table
 
 WORKLOADS = [  # (model, image size, batch)
     ("resnet18", 112, 32), ("resnet34", 160, 16), ("resnet34", 224, 16), ("resnet18", 224, 128),
@@ -31,7 +30,7 @@ OUT = Path(__file__).parent / "results"
 
 
 def calibrate_all(path: str) -> None:
-    from advisor.profiling import add_calibration, profile_machine
+    from advisor.app.profiling import add_calibration, profile_machine
 
     profile = profile_machine(Workload(), device="auto", budget_s=60)
     for model, size, batch in WORKLOADS:

@@ -8,7 +8,7 @@ The seed's published run took 2:24:00 on a laptop CPU and 01:46 on a Colab GPU.
 
 from advisor import Estimator, Workload, load_profile, profile_machine, save_profile, to_dataframe
 from advisor.errors import UsageError
-from advisor.report import hms
+from advisor.model.units import hms
 
 try:
     profile = load_profile()

@@ -13,10 +13,10 @@ import tempfile
 from pathlib import Path
 
 from advisor import Workload, profile_machine
-from advisor.advise import advise
-from advisor.catalog import load_catalog
-from advisor.report import hms, money
-from advisor.sampledata import write_image_folder
+from advisor.advise.advice import advise
+from advisor.cloud.catalog import load_catalog
+from advisor.measure.sampledata import write_image_folder
+from advisor.model.units import hms, money
 
 with tempfile.TemporaryDirectory() as tmp:
     photos = write_image_folder(Path(tmp) / "pets", classes=4, per_class=40)

@@ -4,8 +4,15 @@ import datetime as dt
 
 import pytest
 
-from advisor.catalog import (BILLING_RULES, CatalogError, find_gpu_impl, gpu_for_device_name,
-                             load_catalog, load_catalog_impl, stale_prices_impl)
+from advisor.cloud.catalog import (
+    BILLING_RULES,
+    CatalogError,
+    catalog_from_documents,
+    find_gpu,
+    gpu_for_device_name,
+    load_catalog,
+    stale_prices,
+)
 from advisor.errors import UsageError
 
 REQUIRED_GPUS = ["k80", "p4", "p100", "v100", "v100-32gb", "t4", "l4", "a10", "a100-40gb", "a100-80gb",
@@ -35,11 +42,11 @@ def test_precision_semantics_of_the_specs():
 
 def test_gpu_names_resolve_loosely_with_suggestions():
     gpus = load_catalog().gpus
-    assert find_gpu_impl(gpus, "h100").id == "h100-sxm"
-    assert find_gpu_impl(gpus, "A100 80GB").id == "a100-80gb"
-    assert find_gpu_impl(gpus, "rtx4090").id == "rtx-4090"
+    assert find_gpu(gpus, "h100").id == "h100-sxm"
+    assert find_gpu(gpus, "A100 80GB").id == "a100-80gb"
+    assert find_gpu(gpus, "rtx4090").id == "rtx-4090"
     with pytest.raises(UsageError, match="Did you mean: H100"):
-        find_gpu_impl(gpus, "H10")
+        find_gpu(gpus, "H10")
     assert gpu_for_device_name(gpus, "NVIDIA H100 80GB HBM3").id == "h100-sxm"
     assert gpu_for_device_name(gpus, "NVIDIA A100-SXM4-80GB").id == "a100-80gb"
     assert gpu_for_device_name(gpus, "Some Other Accelerator") is None
@@ -96,7 +103,7 @@ def doc(**offer_changes):
 
 
 def test_a_valid_extra_offer_loads():
-    cat = load_catalog_impl(doc())
+    cat = catalog_from_documents(doc())
     (offer,) = cat.offers
     assert offer.key == "gcp:box" and offer.hourly_usd() == 1.0 and offer.origin == "extra.toml"
 
@@ -112,7 +119,7 @@ def test_a_valid_extra_offer_loads():
 ])
 def test_bad_offer_names_file_entry_and_field(changes, fragment):
     with pytest.raises(CatalogError) as info:
-        load_catalog_impl(doc(**changes))
+        catalog_from_documents(doc(**changes))
     assert "extra.toml" in str(info.value) and "offer 'box'" in str(info.value)
     assert fragment in str(info.value)
 
@@ -121,7 +128,7 @@ def test_duplicate_ids_in_one_file_are_refused():
     docs = doc()
     docs[1][1]["offer"].append(dict(OFFER))
     with pytest.raises(CatalogError, match="duplicate"):
-        load_catalog_impl(docs)
+        catalog_from_documents(docs)
 
 
 def test_an_extra_file_overrides_a_builtin_offer(tmp_path):
@@ -147,9 +154,9 @@ def test_unreadable_catalog_files(tmp_path):
 def test_old_prices_warn_after_180_days():
     cat = load_catalog()
     paperspace = [o for o in cat.offers if o.provider == "paperspace"]
-    warning = stale_prices_impl(paperspace, dt.date(2026, 11, 26))
+    warning = stale_prices(paperspace, dt.date(2026, 11, 26))
     assert "older than 180 days" in warning and "2022-02-16" in warning
-    assert stale_prices_impl(paperspace, dt.date(2022, 3, 1)) is None
+    assert stale_prices(paperspace, dt.date(2022, 3, 1)) is None
 
 
 def test_the_wheel_ships_the_catalog_and_the_reference_profiles(tmp_path):
@@ -164,7 +171,8 @@ def test_the_wheel_ships_the_catalog_and_the_reference_profiles(tmp_path):
                     "-w", str(tmp_path), str(root)], check=True, capture_output=True)
     (wheel,) = tmp_path.glob("advisor-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    expected = {"advisor/data/gpus.toml", "advisor/data/interconnects.toml", "advisor/data/offers/gcp.toml",
-                "advisor/data/offers/colab.toml", "advisor/data/offers/paperspace.toml"}
-    expected |= {f"advisor/data/measured/{f.name}" for f in (root / "profiles" / "measured").glob("*.json")}
+    data = "advisor/cloud/data"
+    expected = {f"{data}/gpus.toml", f"{data}/interconnects.toml", f"{data}/offers/gcp.toml",
+                f"{data}/offers/colab.toml", f"{data}/offers/paperspace.toml"}
+    expected |= {f"{data}/measured/{f.name}" for f in (root / data / "measured").glob("*.json")}
     assert expected <= names

@@ -3,11 +3,10 @@
 import json
 
 import pytest
+from builders import make_calibration, make_profile
 
 from advisor.cli import main
-from advisor.profile import save_profile
-
-from conftest import make_calibration, make_profile
+from advisor.store import save_profile
 
 
 def run(capsys, *args):
@@ -47,8 +46,8 @@ def test_recommend_table_and_csv(capsys, saved_profile):
                        "--local-only")
     assert code == 0
     # 5912/64 steps x 1 s x 4 epochs + 1478/64 x 0.25 s x 4 + half the 3 s warm-up = 394.1 s
-    assert "0:06:34" in out and "Recommendation: local" in out
-    code, out, _ = run(capsys, "recommend", "--dataset-size", "7390", "--profile", saved_profile)
+    assert "0:06:34" in out and "Recommendation: train on this machine" in out
+    code, out, _ = run(capsys, "recommend", "--dataset-size", "7390", "--profile", saved_profile, "--all")
     assert code == 0 and "gcp:a2-highgpu-1g" in out and "colab:free-t4" in out
     assert max(len(line) for line in out.splitlines()) <= 100
     code, out, _ = run(capsys, "recommend", "--dataset-size", "7390", "--profile", saved_profile, "--format", "csv")
@@ -182,7 +181,7 @@ def test_no_option_meets_the_constraints_is_not_an_error(capsys, saved_profile):
     assert code == 0, err
     payload = json.loads(out)
     assert payload["options"] == [] and payload["recommendation"]["best"] is None
-    assert payload["excluded"] and all("--deadline" in x["reason"] for x in payload["excluded"]
+    assert payload["excluded"] and all("past the deadline" in x["reason"] for x in payload["excluded"]
                                        if x["id"] != "colab:payg-cpu")
 
 
@@ -254,7 +253,7 @@ def test_recommend_lists_multi_gpu_options_with_scaling(capsys, saved_profile):
         assert o["gpus_per_node"] == 8 and 0 < o["scaling_efficiency"] <= 1
         assert o["communication_basis"] == "catalog" and o["parallel"]["communication_source"]
     code, out, err = run(capsys, "recommend", "--dataset-size", "1281167", "--profile", saved_profile,
-                         "--provider", "gcp", "--gpus", "8", "--nodes", "2")
+                         "--provider", "gcp", "--gpus", "8", "--nodes", "2", "--all")
     assert code == 0, err
     assert "scaling" in out and "gcp:a3-highgpu-8g:2-nodes" in out
 
@@ -274,20 +273,21 @@ def test_bad_distributed_profiling_is_one_line_exit_2(capsys, tmp_path, monkeypa
 
 
 def test_calibrating_a_missing_workload_says_how_long_its_fewest_steps_take(capsys, tmp_path, monkeypatch):
-    import advisor.profiling
-    from advisor.opcount import StepCost, bin_ops_impl
+    import advisor.app.workflows
+    from advisor.measure.opcount import bin_ops
+    from advisor.model.cost import StepCost
 
     # batch 64 trains in 1 s and validates in 0.25 s a step, all of its work per image: batch 640
     # takes 10 s and 2.5 s, and the fewest steps a calibration times outlast its 30 s budget
-    phase = bin_ops_impl([("conv", "convolution", 64e9, 64e6), ("memory", "relu", 0.0, 64e7)],
+    phase = bin_ops([("conv", "convolution", 64e9, 64e6), ("memory", "relu", 0.0, 64e7)],
                          [("conv", "convolution", 128e9, 128e6), ("memory", "relu", 0.0, 128e7)], 64)
     cal = make_calibration(batch=64, cost=StepCost(64, phase, phase, phase, 1000, 10))
     saved = str(save_profile(make_profile(cal), tmp_path / "p.json"))
-    monkeypatch.setattr(advisor.profiling, "add_calibration", lambda prof, w, budget_s, progress, **kw: prof)
+    monkeypatch.setattr(advisor.app.workflows, "add_calibration", lambda prof, w, budget_s, progress, **kw: prof)
     code, out, err = run(capsys, "recommend", "--dataset-size", "1000", "--batch-size", "640",
                          "--profile", saved, "--local-only")
     # 5 s start-up + 7 x 10 s + 8 x 2.5 s; steps twice as slow (the scaled band's upper end) 3.1m
-    assert "calibrating it now (about 1.6m to 3.1m;" in err
+    assert "calibrating it now (about 1.6m to 3.1m). --no-calibrate scales instead." in err
 
 
 def test_channels_last_is_part_of_the_workload(capsys, saved_profile):
@@ -304,7 +304,7 @@ def test_channels_last_is_part_of_the_workload(capsys, saved_profile):
 def test_fp16_on_a_cpu_without_fp16_arithmetic_is_not_calibrated_on_the_spot(capsys, tmp_path):
     from dataclasses import replace
 
-    from advisor.stats import Samples
+    from advisor.model.stats import Samples
 
     prof = make_profile(make_calibration())
     slow_fp16 = {"fp32": Samples((200e9,)), "fp16": Samples((2e9,))}

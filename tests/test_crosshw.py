@@ -2,10 +2,10 @@
 
 import pytest
 
-from advisor.catalog import load_catalog
-from advisor.crosshw import (DEFAULT_GPU_EFFICIENCY, Efficiency, compute_path, gpu_phase_breakdown,
-                             gpu_phase_seconds, loader_images_per_s)
-from advisor.opcount import OpBin, PhaseCost
+from advisor.cloud.catalog import load_catalog
+from advisor.model.cost import OpBin, PhaseCost
+from advisor.predict.gpu import DEFAULT_GPU_EFFICIENCY, Efficiency, compute_path, gpu_phase_breakdown, gpu_phase_seconds
+from advisor.predict.loader import loader_images_per_s
 
 GPUS = load_catalog().gpus
 

@@ -8,9 +8,9 @@ import sys
 import pytest
 
 from advisor.cli import main
-from advisor.ddp import launch_local, measure_in_torchrun
 from advisor.errors import RuntimeFailure
-from advisor.profile import load_profile
+from advisor.measure.ddp import launch_local, measure_in_torchrun
+from advisor.store import load_profile
 
 TINY = ["--model", "resnet18", "--image-size", "32", "--batch-size", "4", "--num-classes", "3"]
 
@@ -90,9 +90,9 @@ def test_two_machines_under_torchrun_each_profile_themselves_and_rank_0_writes_o
 
 
 def test_a_rank_that_refuses_its_work_is_named_and_keeps_the_kind_of_error():
-    from advisor.ddp import train_nproc
     from advisor.errors import UsageError
-    from advisor.workload import Workload
+    from advisor.measure.ddp import train_nproc
+    from advisor.model.workload import Workload
 
     with pytest.raises(UsageError, match=r"failed on rank \d \(host .*\): .*frozen epochs is not supported"):
         train_nproc(Workload(model="resnet18", image_size=32, batch_size=4, num_classes=3, dataset_size=16,

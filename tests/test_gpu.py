@@ -2,13 +2,15 @@
 
 import pytest
 
+from advisor.predict.setup import expected_first_steps_seconds
+
 torch = pytest.importorskip("torch")
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")]
 
 
 def test_gpu_calibration_uses_the_allocator_peak():
-    from advisor.calibrate import calibrate
-    from advisor.workload import Workload
+    from advisor.measure.calibrate import calibrate
+    from advisor.model.workload import Workload
 
     (cal,) = calibrate(Workload(model="resnet18", image_size=64, batch_size=32), "cuda:0", budget_s=8)
     assert cal.peak_memory_kind == "cuda allocator peak" and cal.peak_memory_bytes > 0
@@ -16,20 +18,20 @@ def test_gpu_calibration_uses_the_allocator_peak():
     # new shapes autotune again: the odd one for a partial batch, the aligned one for a later run's
     # first step, which the estimate counts (at least the floor of a first step)
     assert cal.new_shape_overhead_seconds > 0 and cal.aligned_shape_overhead_seconds > 0
-    assert 0 < cal.expected_first_steps_overhead_seconds <= cal.first_steps_overhead_seconds
+    assert 0 < expected_first_steps_seconds(cal) <= cal.first_steps_overhead_seconds
     # a phase whose time the cold first step used still times a tenth of the budget of steps
     assert sum(cal.train_step_seconds.to_list()) >= 0.1 * 8 or len(cal.train_step_seconds.to_list()) == 200
 
 
 def test_probe_reads_the_real_gpu():
-    from advisor.probe import probe_machine
+    from advisor.measure.probe import probe_machine
 
     machine = probe_machine()
     assert machine.gpus and machine.gpus[0].name and machine.gpus[0].vram_bytes > 0
 
 
 def test_auto_precision_on_this_gpu_is_supported():
-    from advisor.precision import resolve_precision
+    from advisor.model.precision import resolve_precision
 
     cc = torch.cuda.get_device_capability(0)
     p = resolve_precision("auto", "cuda", cc)

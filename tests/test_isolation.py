@@ -2,13 +2,13 @@
 
 import pytest
 
-from advisor.calibrate import calibrate_in_fresh_process
 from advisor.errors import RuntimeFailure, UsageError
-from advisor.isolation import run_in_fresh_process
-from advisor.opcount import count_step
-from advisor.sampledata import write_image_folder
-from advisor.training import run_training_in_fresh_process
-from advisor.workload import Workload
+from advisor.measure.calibrate import calibrate_in_fresh_process
+from advisor.measure.isolation import run_in_fresh_process
+from advisor.measure.opcount import count_step
+from advisor.measure.sampledata import write_image_folder
+from advisor.measure.training import run_training_in_fresh_process
+from advisor.model.workload import Workload
 
 TINY = dict(model="resnet18", image_size=32, batch_size=4, num_classes=3)
 
@@ -38,7 +38,7 @@ def test_a_fresh_process_calibration_comes_back_whole_with_its_progress():
 
 def test_a_usage_error_in_the_child_stays_a_usage_error():
     with pytest.raises(UsageError, match="dataset"):
-        run_in_fresh_process("advisor.training:_train_request",
+        run_in_fresh_process("advisor.measure.training:_train_request",
                              {"workload": {**TINY, "dataset_size": 0}, "device": "cpu"})
 
 
@@ -52,7 +52,7 @@ def test_a_failure_in_the_child_is_one_line_naming_the_cause(tmp_path):
 
 def test_a_child_that_dies_without_a_result_is_reported_with_its_last_words():
     with pytest.raises(RuntimeFailure, match="ended without a result: .*no_such_function"):
-        run_in_fresh_process("advisor.training:no_such_function", {})
+        run_in_fresh_process("advisor.measure.training:no_such_function", {})
 
 
 def test_ctrl_c_stops_fresh_process_training_with_what_it_measured():

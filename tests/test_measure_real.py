@@ -1,17 +1,16 @@
 """Real measurements on a tiny workload (seconds on a 2-core CPU); no timing is asserted."""
 
 import json
-
 import sys
 
 import pytest
 
-from advisor.calibrate import _time_steps, calibrate, op_split_from_profile
 from advisor.cli import main
 from advisor.errors import RuntimeFailure
-from advisor.sampledata import write_image_folder
-from advisor.training import run_training
-from advisor.workload import Workload
+from advisor.measure.calibrate import calibrate, op_split_from_profile, time_steps
+from advisor.measure.sampledata import write_image_folder
+from advisor.measure.training import run_training
+from advisor.model.workload import Workload
 
 TINY = dict(model="resnet18", image_size=32, batch_size=4, num_classes=3)
 
@@ -29,30 +28,30 @@ class FakeClock:
 
 def test_timed_steps_stop_at_the_deadline_but_not_before_the_minimum():
     clock = FakeClock()
-    times = _time_steps(lambda: None, lambda: None, clock, min_n=3, max_n=100, deadline=2.0)
+    times = time_steps(lambda: None, lambda: None, clock, min_n=3, max_n=100, deadline=2.0)
     assert times == [1.0, 1.0, 1.0]
 
 
 def test_fast_steps_past_the_deadline_go_on_until_they_span_the_phase_minimum():
     # the warm-up used the phase's time: 0.1-s steps go on until they add up to the 1.95 s minimum
-    fast = _time_steps(lambda: None, lambda: None, FakeClock(0.1), min_n=3, max_n=100, deadline=0.0,
+    fast = time_steps(lambda: None, lambda: None, FakeClock(0.1), min_n=3, max_n=100, deadline=0.0,
                        min_seconds=1.95)
     assert len(fast) == 20
     # ...never past the phase's most steps
-    assert len(_time_steps(lambda: None, lambda: None, FakeClock(0.1), min_n=3, max_n=12, deadline=0.0,
+    assert len(time_steps(lambda: None, lambda: None, FakeClock(0.1), min_n=3, max_n=12, deadline=0.0,
                            min_seconds=1.95)) == 12
     # slow steps keep the minimum of three
-    assert len(_time_steps(lambda: None, lambda: None, FakeClock(), min_n=3, max_n=100, deadline=0.0,
+    assert len(time_steps(lambda: None, lambda: None, FakeClock(), min_n=3, max_n=100, deadline=0.0,
                            min_seconds=2.0)) == 3
 
 
 def test_timed_steps_stop_once_the_median_is_known_from_ten_spread_out_samples():
     # identical 1 s steps; each clock read advances it by 1 s, three reads a step
-    times = _time_steps(lambda: None, lambda: None, FakeClock(), min_n=3, max_n=100, deadline=41.0)
+    times = time_steps(lambda: None, lambda: None, FakeClock(), min_n=3, max_n=100, deadline=41.0)
     assert times == [1.0] * 10  # ten samples, and 30 s of a 40 s phase spent
     # a longer phase: ten samples are not enough before half of its 80 s have passed
-    assert len(_time_steps(lambda: None, lambda: None, FakeClock(), min_n=3, max_n=100, deadline=81.0)) == 14
-    assert len(_time_steps(lambda: None, lambda: None, FakeClock(), min_n=3, max_n=100, deadline=1e9)) == 100
+    assert len(time_steps(lambda: None, lambda: None, FakeClock(), min_n=3, max_n=100, deadline=81.0)) == 14
+    assert len(time_steps(lambda: None, lambda: None, FakeClock(), min_n=3, max_n=100, deadline=1e9)) == 100
 
 
 def test_op_split_shares_of_step_time():
@@ -125,7 +124,7 @@ def test_end_to_end_profile_then_recommend(tmp_path, capsys):
 
 
 def test_out_of_memory_halves_the_batch_and_says_so(monkeypatch):
-    import advisor.calibrate as calibrate_module
+    import advisor.measure.calibrate as calibrate_module
 
     tried = []
     real = calibrate_module._calibrate_once
@@ -146,7 +145,7 @@ def test_out_of_memory_halves_the_batch_and_says_so(monkeypatch):
 def test_progress_shows_stage_and_time_left():
     import io
 
-    from advisor.progress import Progress
+    from advisor.render.progress import Progress
 
     stream = io.StringIO()
     p = Progress(60, stream=stream, enabled=True)
@@ -186,7 +185,7 @@ def test_corrupt_image_in_profile_data_is_one_line(tmp_path, capsys, workers):
 
 
 def test_training_in_a_fresh_process_returns_the_run(tmp_path):
-    from advisor.training import run_training_in_fresh_process
+    from advisor.measure.training import run_training_in_fresh_process
 
     data = write_image_folder(tmp_path / "imgs", classes=2, per_class=4, width=48, height=48)
     run = run_training_in_fresh_process(
@@ -195,31 +194,31 @@ def test_training_in_a_fresh_process_returns_the_run(tmp_path):
 
 
 def test_a_calibration_takes_its_budget_or_its_fewest_steps_whichever_is_longer():
-    from advisor.calibrate import expected_seconds_impl
+    from advisor.measure.calibrate import expected_calibration_seconds
 
-    assert expected_seconds_impl(60, train_step_s=0.5, eval_step_s=0.1, startup_s=5) == 65
+    assert expected_calibration_seconds(60, train_step_s=0.5, eval_step_s=0.1, startup_s=5) == 65
     # 2 warm-up + 3 timed + 1 (two half batches) + 1 profiled training steps; 1 warm-up + 3 timed
     # + 1 half-batch pair + 1 first frozen + 2 frozen eval-sized steps
-    assert expected_seconds_impl(30, train_step_s=10, eval_step_s=3, startup_s=5) == 5 + 70 + 24
+    assert expected_calibration_seconds(30, train_step_s=10, eval_step_s=3, startup_s=5) == 5 + 70 + 24
     # a GPU: one more warm-up step, and a second pair of half batches (the aligned shape)
-    assert expected_seconds_impl(30, 10, 3, device="cuda:0", startup_s=0) == 90 + 27
+    assert expected_calibration_seconds(30, 10, 3, device="cuda:0", startup_s=0) == 90 + 27
 
 
 def test_after_its_warm_up_a_calibration_knows_how_long_it_still_takes():
-    from advisor.calibrate import remaining_seconds_impl
+    from advisor.measure.calibrate import remaining_calibration_seconds
 
     # 3 timed + 1 + 1 training steps and 8 eval-sized ones outlast the 10 s left of the budget
-    assert remaining_seconds_impl(30, 20, train_step_s=10, eval_step_s=3) == 50 + 24
-    assert remaining_seconds_impl(60, 20, train_step_s=0.5, eval_step_s=0.1) == 40
+    assert remaining_calibration_seconds(30, 20, train_step_s=10, eval_step_s=3) == 50 + 24
+    assert remaining_calibration_seconds(60, 20, train_step_s=0.5, eval_step_s=0.1) == 40
     # a GPU's cold first step used the whole 6-s budget: its three phases still time 0.6 s each
-    left = remaining_seconds_impl(6, 16, train_step_s=0.01, eval_step_s=0.004, device="cuda:0")
+    left = remaining_calibration_seconds(6, 16, train_step_s=0.01, eval_step_s=0.004, device="cuda:0")
     assert left == pytest.approx(3 * 0.6 + 3 * 0.01 + 4 * 0.004)
 
 
 def test_channels_last_trains_the_model_and_inputs_in_nhwc():
     import torch
 
-    from advisor.training import Trainer, synthetic_batch
+    from advisor.measure.training import Trainer, synthetic_batch
 
     w = Workload(**TINY, channels_last=True)
     trainer = Trainer(w, "cpu")
@@ -241,7 +240,7 @@ def test_a_calibration_that_would_run_for_ages_stops_after_its_first_step_and_sa
 
 
 def test_convolutions_are_timed_in_each_type_with_fp32_and_bf16_alternating():
-    from advisor.microbench import conv_train_throughputs
+    from advisor.measure.microbench import conv_train_throughputs
 
     rates = conv_train_throughputs(repeats=4, emulated_repeats=2, timer=FakeClock(step=0.5))
     assert {k: v.n for k, v in rates.items()} == {"fp32": 4, "bf16": 4, "fp16": 2}
@@ -250,7 +249,7 @@ def test_convolutions_are_timed_in_each_type_with_fp32_and_bf16_alternating():
 
 
 def test_new_batch_shapes_stand_for_a_partial_batch_the_full_batch_and_a_partial_validation_batch():
-    from advisor.calibrate import new_shape_sizes
+    from advisor.measure.calibrate import new_shape_sizes
 
     # half plus one: a partial batch of any alignment; about half, of the full batch's parity:
     # the full batch's own first step (an odd shape autotuned 1.2-1.5x longer on an H100)

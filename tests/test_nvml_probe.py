@@ -4,9 +4,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from advisor import nvml
-from advisor.nvml import NA
-from advisor.probe import probe_gpu
+from advisor.measure import nvml
+from advisor.measure.nvml import NA
+from advisor.measure.probe import probe_gpu
 
 
 class FakeNVML:
@@ -113,7 +113,7 @@ def test_missing_nvml_function_becomes_not_available():
 
 
 def test_probe_machine_without_nvml_is_cpu_only():
-    from advisor.probe import probe_machine
+    from advisor.measure.probe import probe_machine
 
     class NotFound(Exception):
         pass
@@ -126,7 +126,7 @@ def test_probe_machine_without_nvml_is_cpu_only():
 
 
 def test_probe_machine_with_a_fake_gpu_lists_it():
-    from advisor.probe import probe_machine
+    from advisor.measure.probe import probe_machine
 
     nvml.use_module(FakeNVML({0: A100}))
     machine = probe_machine()

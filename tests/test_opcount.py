@@ -2,15 +2,16 @@
 
 import pytest
 
-from advisor.opcount import PhaseCost, StepCost, bin_ops_impl, count_step
-from advisor.roofline import Rates, phase_seconds
+from advisor.measure.opcount import bin_ops, count_step
+from advisor.model.cost import PhaseCost, StepCost
+from advisor.predict.roofline import Rates, phase_seconds
 
 
 def test_bins_keep_what_each_image_adds():
     # a conv whose weights (400 bytes) are fixed and whose activations grow 100 bytes an image
     at_4 = [("conv", "convolution", 4000.0, 800.0), ("memory", "relu", 40.0, 320.0)]
     at_8 = [("conv", "convolution", 8000.0, 1200.0), ("memory", "relu", 80.0, 640.0)]
-    phase = bin_ops_impl(at_4, at_8, extra_images=4)
+    phase = bin_ops(at_4, at_8, extra_images=4)
     conv = next(b for b in phase.bins if b.op_class == "conv")
     assert (conv.flops_per_sample, conv.bytes_per_sample) == (1000.0, 100.0)
     at_16 = phase.at_batch(12)
@@ -19,15 +20,15 @@ def test_bins_keep_what_each_image_adds():
 
 
 def test_counts_that_dispatched_different_ops_give_no_per_image_parts():
-    phase = bin_ops_impl([("matmul", "mm", 10.0, 5.0)], [("memory", "view", 1.0, 5.0), ("matmul", "mm", 20.0, 9.0)], 1)
+    phase = bin_ops([("matmul", "mm", 10.0, 5.0)], [("memory", "view", 1.0, 5.0), ("matmul", "mm", 20.0, 9.0)], 1)
     assert not phase.scalable
     # the same classes, other ops: a transformer's addmm becomes mm at another batch
-    assert not bin_ops_impl([("matmul", "addmm", 10.0, 5.0)], [("matmul", "mm", 20.0, 9.0)], 1).scalable
+    assert not bin_ops([("matmul", "addmm", 10.0, 5.0)], [("matmul", "mm", 20.0, 9.0)], 1).scalable
     assert StepCost(1, phase, phase, phase, 10, 1).at_batch(4) is None
 
 
 def test_per_image_parts_survive_a_round_trip_and_old_bins_still_load():
-    phase = bin_ops_impl([("conv", "convolution", 4.0, 2.0)], [("conv", "convolution", 8.0, 3.0)], 1)
+    phase = bin_ops([("conv", "convolution", 4.0, 2.0)], [("conv", "convolution", 8.0, 3.0)], 1)
     assert PhaseCost.from_dict(phase.to_dict()) == phase
     old = PhaseCost.from_dict({"bins": [["conv", 1, 4.0, 2.0, 1]]})
     assert old.bins[0].flops_per_sample is None and not old.scalable

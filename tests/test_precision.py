@@ -1,7 +1,7 @@
 import pytest
 
 from advisor.errors import UsageError
-from advisor.precision import PRECISIONS, resolve_precision
+from advisor.model.precision import PRECISIONS, resolve_precision
 
 
 def test_fp32_default_keeps_pytorch_tf32_semantics():
@@ -31,22 +31,22 @@ def test_unknown_precision():
 
 
 def test_a_16_bit_type_without_arithmetic_shows_as_a_slowdown_against_fp32():
-    from advisor.precision import half_precision_slowdown_impl
-    from advisor.stats import Samples
+    from advisor.model.precision import half_precision_slowdown
+    from advisor.model.stats import Samples
 
     rates = {"fp32": Samples((200e9,)), "bf16": Samples((700e9,)), "fp16": Samples((2e9,))}
-    assert half_precision_slowdown_impl(rates, "amp-fp16") == 100
-    assert half_precision_slowdown_impl(rates, "amp-bf16") == pytest.approx(200 / 700)
-    assert half_precision_slowdown_impl(rates, "fp32") is None
-    assert half_precision_slowdown_impl({"fp32": Samples((1.0,))}, "amp-fp16") is None  # not measured
+    assert half_precision_slowdown(rates, "amp-fp16") == 100
+    assert half_precision_slowdown(rates, "amp-bf16") == pytest.approx(200 / 700)
+    assert half_precision_slowdown(rates, "fp32") is None
+    assert half_precision_slowdown({"fp32": Samples((1.0,))}, "amp-fp16") is None  # not measured
 
 
 def test_convolutions_measured_in_each_type_say_how_another_precision_trains():
-    from advisor.precision import compute_speedup_impl
-    from advisor.stats import Samples
+    from advisor.model.precision import compute_speedup
+    from advisor.model.stats import Samples
 
     convs = {"fp32": Samples((200e9,)), "bf16": Samples((400e9,)), "fp16": Samples((20e9,))}
-    assert compute_speedup_impl(convs, "fp32", "amp-bf16") == 2.0
-    assert compute_speedup_impl(convs, "amp-bf16", "amp-fp16") == 0.05
-    assert compute_speedup_impl(convs, "tf32", "fp32-strict") == 1.0
-    assert compute_speedup_impl(None, "fp32", "amp-bf16") == 1.0  # an older profile
+    assert compute_speedup(convs, "fp32", "amp-bf16") == 2.0
+    assert compute_speedup(convs, "amp-bf16", "amp-fp16") == 0.05
+    assert compute_speedup(convs, "tf32", "fp32-strict") == 1.0
+    assert compute_speedup(None, "fp32", "amp-bf16") == 1.0  # an older profile

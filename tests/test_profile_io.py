@@ -2,11 +2,11 @@ import json
 import os
 
 import pytest
+from builders import make_calibration, make_profile
 
 from advisor.errors import RuntimeFailure, UsageError
-from advisor.profile import SCHEMA_VERSION, default_profile_path, load_profile, save_profile
-
-from conftest import make_calibration, make_profile
+from advisor.model.profile import SCHEMA_VERSION
+from advisor.store import default_profile_path, load_profile, save_profile
 
 
 def test_round_trip_keeps_raw_samples(tmp_path):
@@ -100,25 +100,26 @@ def test_a_profile_from_before_the_layout_option_loads_as_nchw(tmp_path):
 def test_a_new_profile_keeps_what_the_one_it_replaces_measured_beyond_it(tmp_path):
     from dataclasses import replace
 
-    from advisor.cli import _carry_over
-    from advisor.profile import carried_over_impl
+    from advisor.app.workflows import save_measured
+    from advisor.store import carried_over
 
     old_default = make_calibration(train=(2.0,) * 3)
     resnet50 = make_calibration(model="resnet50", train=(4.0,) * 3)  # calibrated later, on the spot
     old = make_profile(old_default, resnet50)
     new = make_profile(make_calibration(train=(1.9,) * 3))
-    merged = carried_over_impl(new, old)
+    merged = carried_over(new, old)
     # the default workload as newly measured, the spot calibration kept
     assert [c.train_step_seconds.median for c in merged.calibrations] == [1.9, 4.0]
     # nothing from another software stack: the old steps no longer hold
     upgraded = replace(new, machine=replace(new.machine, torch_version="2.99"))
-    assert carried_over_impl(upgraded, old) == upgraded
-    # the command says what it kept
+    assert carried_over(upgraded, old) == upgraded
+    # saving says what it kept
     path = save_profile(old, tmp_path / "p.json")
-    prof, said = _carry_over(new, str(path))
-    assert len(prof.calibrations) == 2 and "Kept from the profile this one replaces: resnet50 224px" in said
-    assert _carry_over(new, str(tmp_path / "none.json")) == (new, "")
+    saved = save_measured(new, str(path))
+    assert len(load_profile(path).calibrations) == 2 and saved.kept == ("resnet50 224px batch 64 fp32",)
+    fresh = save_measured(new, str(tmp_path / "none.json"))
+    assert fresh.kept == () and fresh.backup is None and load_profile(fresh.path) == new
     # one of other software is not merged, and not lost: it stays beside the new one
-    prof, said = _carry_over(upgraded, str(path))
-    assert prof == upgraded and "p.previous.json" in said
-    assert load_profile(tmp_path / "p.previous.json") == old
+    saved = save_measured(upgraded, str(path))
+    assert load_profile(path) == upgraded and saved.backup == tmp_path / "p.previous.json"
+    assert load_profile(tmp_path / "p.previous.json") == merged

@@ -1,6 +1,6 @@
 import pytest
 
-from advisor.stats import Samples
+from advisor.model.stats import Samples
 
 
 def test_median_and_quartiles_are_derived_from_raw_values():

@@ -3,16 +3,16 @@
 from dataclasses import replace
 
 import pytest
+from builders import make_calibration, make_profile, texts
 
-from advisor.advise import advise, reference_efficiency
-from advisor.catalog import load_catalog
-from advisor.crosshw import DEFAULT_GPU_EFFICIENCY
-from advisor.estimate import estimate_impl
-from advisor.opcount import OpBin, PhaseCost, StepCost
-from advisor.targets import cpu_estimate, gpu_estimate, largest_batch, training_memory_bytes
-from advisor.workload import Workload
-
-from conftest import make_calibration, make_profile
+from advisor.advise.advice import advise, reference_efficiency
+from advisor.cloud.catalog import load_catalog
+from advisor.model.cost import OpBin, PhaseCost, StepCost
+from advisor.model.workload import Workload
+from advisor.predict.gpu import DEFAULT_GPU_EFFICIENCY
+from advisor.predict.memory import largest_batch, training_memory_bytes
+from advisor.predict.targets import cpu_estimate, gpu_estimate
+from advisor.predict.whole_run import whole_run_estimate
 
 CAT = load_catalog()
 
@@ -36,7 +36,7 @@ def test_a_batch_too_big_for_the_gpu_does_not_fit_and_names_the_largest():
     e = gpu_estimate(Workload(), cost(), CAT.gpus["t4"], DEFAULT_GPU_EFFICIENCY, local=local, vcpus=8,
                      decode_images_per_s=None)
     assert not e.fits_memory
-    assert any("the largest batch that fits is about" in n for n in e.notes)
+    assert any("the largest batch that fits is about" in n for n in texts(e.notes))
 
 
 def test_two_vcpus_starve_a_fast_gpu_on_jpeg_data():
@@ -55,7 +55,7 @@ def test_synthetic_workloads_only_warn_about_the_loader():
     e = gpu_estimate(Workload(), cost(), CAT.gpus["a100-40gb"], DEFAULT_GPU_EFFICIENCY,
                      local=make_calibration(), vcpus=2, decode_images_per_s=None)
     assert e.bottleneck != "input pipeline"
-    assert any("the loader would be the bottleneck" in n for n in e.notes)
+    assert any("the loader would be the bottleneck" in n for n in texts(e.notes))
 
 
 def test_gpu_estimate_band_and_basis():
@@ -66,7 +66,7 @@ def test_gpu_estimate_band_and_basis():
 
 
 def test_cloud_cpu_scales_from_the_local_cpu_by_cores():
-    local = estimate_impl(Workload(), make_calibration(), accelerator="CPU")
+    local = whole_run_estimate(Workload(), make_calibration(), accelerator="CPU")
     e8 = cpu_estimate(local, local_cores=2, vcpus=8, ram_bytes=30e9)
     assert e8.seconds == pytest.approx(local.seconds * (2 / 8) ** 0.8)
     assert e8.seconds_low < e8.seconds < e8.seconds_high and e8.basis == "scaled"
@@ -92,7 +92,7 @@ def test_advise_with_a_provider_filter_and_a_deadline():
 
 
 def test_a_reference_profile_scales_the_default_speed_of_its_architecture():
-    from advisor.crosshw import gpu_phase_seconds
+    from advisor.predict.gpu import gpu_phase_seconds
 
     a100 = CAT.gpus["a100-40gb"]
     predicted = gpu_phase_seconds(cost().train, a100, "fp32", DEFAULT_GPU_EFFICIENCY)
@@ -107,8 +107,7 @@ def test_a_reference_profile_scales_the_default_speed_of_its_architecture():
 
 
 def test_gpu_set_up_is_a_base_plus_autotuning_of_each_convolution():
-    from advisor.calibrate import GPU_FIRST_STEP_FLOOR_S
-    from advisor.crosshw import GPU_AUTOTUNE_S_PER_CONV_OP, gpu_setup_seconds
+    from advisor.predict.setup import GPU_AUTOTUNE_S_PER_CONV_OP, GPU_FIRST_STEP_FLOOR_S, gpu_setup_seconds
 
     setup = gpu_setup_seconds(cost())  # 300 convolution ops per training step
     assert setup["first_steps"] == pytest.approx(GPU_FIRST_STEP_FLOOR_S + 300 * GPU_AUTOTUNE_S_PER_CONV_OP)
@@ -124,10 +123,10 @@ def test_amp_on_nchw_tensors_says_what_channels_last_would_save():
     c = StepCost(64, heavy, heavy, heavy, 20_000_000, 20_000)
     amp = gpu_estimate(Workload(precision="amp-fp16"), c, CAT.gpus["a100-40gb"], DEFAULT_GPU_EFFICIENCY,
                        local=make_calibration(), vcpus=None, decode_images_per_s=None)
-    assert any("channels_last" in n and "faster" in n for n in amp.notes)
+    assert any("channels_last" in n and "faster" in n for n in texts(amp.notes))
     fp32 = gpu_estimate(Workload(), c, CAT.gpus["a100-40gb"], DEFAULT_GPU_EFFICIENCY,
                         local=make_calibration(), vcpus=None, decode_images_per_s=None)
-    assert not any("channels_last" in n for n in fp32.notes)
+    assert not any("channels_last" in n for n in texts(fp32.notes))
 
 
 def test_a_channels_last_workload_pays_no_transposes_and_is_not_told_to_switch():
@@ -138,4 +137,4 @@ def test_a_channels_last_workload_pays_no_transposes_and_is_not_told_to_switch()
     nhwc = gpu_estimate(Workload(precision="amp-fp16", channels_last=True), c, CAT.gpus["a100-40gb"],
                         DEFAULT_GPU_EFFICIENCY, **args)
     assert nhwc.train_images_per_s > nchw.train_images_per_s
-    assert not any("channels_last" in n for n in nhwc.notes)
+    assert not any("channels_last" in n for n in texts(nhwc.notes))

@@ -4,16 +4,15 @@ import csv
 import json
 
 import pytest
+from builders import make_calibration, make_profile
 
 from advisor.cli import main
 from advisor.errors import UsageError
-from advisor.estimate import estimate_impl
-from advisor.profile import save_profile
-from advisor.training import TrainingRun, run_training
-from advisor.validate import RECORD_FIELDS, Validation, append_record, completed_workload
-from advisor.workload import Workload
-
-from conftest import make_calibration, make_profile
+from advisor.measure.training import run_training
+from advisor.model.run import TrainingRun, Validation, completed_workload
+from advisor.model.workload import Workload
+from advisor.predict.whole_run import whole_run_estimate
+from advisor.store import RECORD_FIELDS, append_record, save_profile
 
 TINY = ["--model", "resnet18", "--image-size", "32", "--batch-size", "4", "--num-classes", "3"]
 
@@ -25,7 +24,7 @@ def _run(seconds, epochs=1):
 
 
 def test_error_is_relative_to_the_measured_time():
-    e = estimate_impl(Workload(dataset_size=640, epochs=1), make_calibration(), accelerator="CPU")
+    e = whole_run_estimate(Workload(dataset_size=640, epochs=1), make_calibration(), accelerator="CPU")
     v = Validation(e, _run(e.seconds / 1.5))
     assert v.error == pytest.approx(0.5)
     assert not v.inside_band
@@ -50,7 +49,7 @@ def test_ctrl_c_keeps_what_was_measured():
 
 
 def test_record_file_gets_a_header_once_and_rows_appended(tmp_path):
-    e = estimate_impl(Workload(dataset_size=640, epochs=1), make_calibration(), accelerator="CPU")
+    e = whole_run_estimate(Workload(dataset_size=640, epochs=1), make_calibration(), accelerator="CPU")
     row = Validation(e, _run(20.0)).record_row("host", "0.1.0")
     path = tmp_path / "history.csv"
     append_record(path, row)
@@ -61,7 +60,7 @@ def test_record_file_gets_a_header_once_and_rows_appended(tmp_path):
 
 
 def test_a_record_file_from_before_the_channels_last_column_keeps_its_columns(tmp_path):
-    e = estimate_impl(Workload(dataset_size=640, epochs=1), make_calibration(), accelerator="CPU")
+    e = whole_run_estimate(Workload(dataset_size=640, epochs=1), make_calibration(), accelerator="CPU")
     row = Validation(e, _run(20.0)).record_row("host", "0.1.0")
     path = tmp_path / "history.csv"
     earlier = RECORD_FIELDS[:-1]
@@ -72,22 +71,22 @@ def test_a_record_file_from_before_the_channels_last_column_keeps_its_columns(tm
 
 
 def test_the_record_file_tells_how_right_the_predictions_on_this_machine_have_been():
-    from advisor.validate import history_impl
+    from advisor.store import history_line
 
     rows = [{"host": "box", "device": "cpu", "error_pct": "-4.0", "inside_band": "True"},
             {"host": "box", "device": "cpu", "error_pct": "2.0", "inside_band": "True"},
             {"host": "box", "device": "cpu", "error_pct": "12.5", "inside_band": "False"},
             {"host": "box", "device": "cuda:0", "error_pct": "50.0", "inside_band": "False"},
             {"host": "other", "device": "cpu", "error_pct": "90.0", "inside_band": "False"}]
-    assert history_impl(rows, "box", "cpu") == (
+    assert history_line(rows, "box", "cpu") == (
         "3 validation(s) recorded on box (cpu): median |error| 4.0 %, max 12.5 %, 2 of 3 inside the band")
-    assert history_impl(rows, "new", "cpu") is None
+    assert history_line(rows, "new", "cpu") is None
 
 
 def test_record_file_of_another_kind_is_refused(tmp_path):
     path = tmp_path / "other.csv"
     path.write_text("a,b,c\n1,2,3\n")
-    e = estimate_impl(Workload(), make_calibration(), accelerator="CPU")
+    e = whole_run_estimate(Workload(), make_calibration(), accelerator="CPU")
     with pytest.raises(UsageError, match="other columns"):
         append_record(path, Validation(e, _run(1.0)).record_row("h", "v"))
     assert path.read_text() == "a,b,c\n1,2,3\n"
@@ -97,7 +96,7 @@ def test_validate_refuses_a_long_run_without_yes(tmp_path, capsys):
     profile = str(save_profile(make_profile(make_calibration()), tmp_path / "p.json"))
     code = main(["validate", "--dataset-size", "20000", "--profile", profile])  # about 18 min
     err = capsys.readouterr().err
-    assert code == 2 and "over --max-seconds 600" in err and "--yes" in err
+    assert code == 2 and "over the limit of 600 s" in err and "--yes" in err
 
 
 def test_validate_on_another_device_than_profiled(tmp_path, capsys):

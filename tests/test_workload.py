@@ -1,7 +1,7 @@
 import pytest
 
 from advisor.errors import UsageError
-from advisor.workload import Workload
+from advisor.model.workload import Workload
 
 
 def test_default_is_the_pets_classifier():

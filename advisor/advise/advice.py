@@ -1,0 +1,223 @@
+"""Putting it together: this machine's estimate, every offer's and target's, their cost, and
+the recommendation. Reads the catalog and reference profiles; the arithmetic is in the pure
+modules (estimate, targets, recommend).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field, replace
+
+from advisor.advise.options import (
+    Option,
+    Recommendation,
+    apply_constraints,
+    local_option,
+    recommend_options,
+    sort_options,
+)
+from advisor.cloud.catalog import Catalog, Offer, check_providers, filter_offers, stale_prices
+from advisor.cloud.pricing import offer_cost
+from advisor.errors import UsageError
+from advisor.model.notes import info, warning
+from advisor.model.parallel import CommModel, DataParallel
+from advisor.model.profile import Profile
+from advisor.model.workload import Workload
+from advisor.predict.gpu import DEFAULT_GPU_EFFICIENCY, Efficiency
+from advisor.predict.local import Estimator, closest_calibration
+from advisor.predict.targets import cpu_estimate, gpu_estimate
+
+
+@dataclass(frozen=True)
+class Advice:
+    workload: Workload
+    options: list[Option]
+    recommendation: Recommendation
+    excluded: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self, top: int | None = None) -> dict:
+        shown = self.options[:top]
+        # this machine stays in the listing however short: it is what everything is compared with
+        shown += [o for o in self.options[len(shown):] if o.id == "local"]
+        return {
+            "workload": self.workload.to_dict(),
+            "options": [o.to_dict() for o in shown],
+            "recommendation": self.recommendation.to_dict(),
+            "excluded": self.excluded,
+            "warnings": self.warnings,
+        }
+
+
+def reference_efficiency(references: list[Profile], catalog: Catalog, spec_id: str) -> Efficiency | None:
+    """The default efficiencies scaled to the steps a reference profile measured on a real GPU:
+    the same GPU model first, else one of the same architecture."""
+    from advisor.cloud.catalog import gpu_for_device_name
+    from advisor.predict.gpu import gpu_phase_seconds, scale_to_reference
+
+    target = catalog.gpus[spec_id]
+    candidates = []
+    for ref in references:
+        spec = gpu_for_device_name(catalog.gpus, ref.device_name)
+        cals = [c for c in ref.calibrations if c.step_cost is not None and c.key.data_source == "synthetic"]
+        if spec is None or not cals:
+            continue
+        rank = 0 if spec.id == target.id else 1 if spec.arch == target.arch else None
+        if rank is not None:
+            candidates.append((rank, spec, ref, cals))
+    if not candidates:
+        return None
+    _, spec, ref, cals = min(candidates, key=lambda c: c[0])
+    d = DEFAULT_GPU_EFFICIENCY
+    predicted = [gpu_phase_seconds(c.step_cost.train, spec, c.key.precision, d, c.key.channels_last) for c in cals]
+    return scale_to_reference(d, [c.train_step_seconds.median for c in cals], predicted,
+                                   f"scaled to {len(cals)} steps of the reference profile of {ref.device_name}")
+
+
+def advise(profile: Profile, workload: Workload, catalog: Catalog, *, providers=(), targets=(),
+           spot: bool = False, objective: str = "balanced", max_cost: float | None = None,
+           deadline_s: float | None = None, include_offers: bool = True,
+           references: list[Profile] | None = None, today: _dt.date | None = None,
+           estimator: Estimator | None = None, gpus: int | None = None, nodes: int = 1,
+           global_batch: int | None = None) -> Advice:
+    """Every option for `workload`. `gpus` (per machine) and `nodes` ask for data-parallel
+    training: only offers with that many GPUs, on `nodes` machines each. Without `gpus`, every
+    offer is predicted with all its GPUs. `global_batch` fixes the global batch (per-GPU batch =
+    global / GPUs); otherwise the workload's batch is per GPU."""
+    estimator = estimator or Estimator(profile)
+    workload = estimator.resolve(workload)
+    providers = check_providers(providers)
+    specs = [catalog.gpu(t) for t in targets]  # unknown names fail before any estimate
+    requested = DataParallel(gpus or 1, nodes, global_batch)
+    requested.check()
+    offers = filter_offers(catalog.offers, providers) if include_offers else ()
+    offers = _offers_for_gpus(offers, gpus, nodes)
+    local = _local_estimate(estimator, workload, requested, gpus)
+    options = [local_option(local)]
+    excluded: list[dict] = []
+    warnings: list[str] = []
+    if offers or specs:
+        cost = estimator.step_cost(workload)
+        local_cal = estimator.calibration_for(workload) or closest_calibration(profile, workload)
+        decode = None
+        if local_cal is not None and local_cal.decode_images_per_s is not None:
+            decode = local_cal.decode_images_per_s.median
+        refs = references or []
+
+        def efficiency(spec_id: str) -> Efficiency:
+            return reference_efficiency(refs, catalog, spec_id) or DEFAULT_GPU_EFFICIENCY
+
+        for offer in offers:
+            option, reason = _offer_option(offer, workload, cost, local, local_cal, decode, profile,
+                                           catalog, efficiency, spot, nodes, global_batch, estimator, refs)
+            if option is None:
+                excluded.append({"id": offer.key, "reason": reason})
+            else:
+                options.append(option)
+        for spec in specs:
+            single = workload if global_batch is None else workload.with_(batch_size=global_batch)
+            e = gpu_estimate(single, estimator.step_cost(single), spec, efficiency(spec.id),
+                             local=local_cal, vcpus=None, decode_images_per_s=decode)
+            options.append(Option(id=f"target:{spec.id}", provider="any", accelerator=spec.name,
+                                  count=1, estimate=e, notes=(info("bare-gpu", "a bare GPU: no price, no host limits"),)))
+        stale = stale_prices(offers, today or _dt.date.today())
+        if stale:
+            warnings.append(stale)
+    kept, dropped = apply_constraints(options, max_cost, deadline_s)
+    excluded.extend(dropped)
+    ordered = sort_options(kept, objective)
+    recommendation = recommend_options(ordered, objective, excluded)
+    return Advice(workload, ordered, recommendation, excluded, warnings)
+
+
+def _offers_for_gpus(offers, gpus: int | None, nodes: int) -> tuple[Offer, ...]:
+    """Offers with `gpus` GPUs per machine (all GPU offers when None); a count no offer has is
+    a usage error naming the counts there are."""
+    if gpus is None:
+        return tuple(offers) if nodes == 1 else tuple(o for o in offers if o.gpu is not None)
+    kept = tuple(o for o in offers if o.gpu is not None and o.gpu_count == gpus)
+    if offers and not kept:
+        counts = sorted({o.gpu_count for o in offers if o.gpu is not None})
+        more = f"more GPUs than any offer has (at most {counts[-1]})" if counts and gpus > counts[-1] \
+            else "no offer has that many GPUs in one machine"
+        raise UsageError(f"--gpus {gpus}: {more}; offers have {', '.join(map(str, counts))} GPUs "
+                         "per machine (`advisor catalog offers` lists them).")
+    return kept
+
+
+def _local_estimate(estimator: Estimator, workload: Workload, requested: DataParallel, gpus: int | None):
+    """This machine: data-parallel when asked for and measured (profile --nproc), else one device."""
+    d = estimator.profile.distributed
+    if gpus is not None and requested.world > 1 and d is not None and d.world == requested.world:
+        return estimator.estimate_data_parallel(workload, requested)
+    single = workload if requested.global_batch is None else workload.with_(batch_size=requested.global_batch)
+    e = estimator.estimate(single)
+    if gpus is not None and requested.world > 1:
+        e = replace(e, notes=e.notes + (warning("one-device", f"one device: this machine's profile has no "
+                                                f"measurement of {requested.world} data-parallel processes"),))
+    return e
+
+
+def offer_comm(offer: Offer, catalog: Catalog, spec_id: str, nodes: int,
+                    references: list[Profile]) -> CommModel:
+    """The all-reduce model for `nodes` machines of `offer`: measured by a reference profile of
+    the same GPU on one machine (profile --nproc), else the catalog's interconnect figures."""
+    from advisor.cloud.catalog import gpu_for_device_name
+    from advisor.predict.parallel import catalog_comm
+
+    world = offer.gpu_count * nodes
+    if nodes == 1:
+        for ref in references:
+            d = ref.distributed
+            spec = gpu_for_device_name(catalog.gpus, ref.device_name)
+            if d is not None and d.nodes == 1 and d.backend == "nccl" and spec is not None and spec.id == spec_id:
+                return d.comm_model(world)
+    if offer.interconnect is None:
+        raise UsageError(f"{offer.key}: the catalog does not say how its {offer.gpu_count} GPUs are "
+                         "connected; add `interconnect` to the offer with --catalog.")
+    ic = catalog.interconnects[offer.interconnect]
+    source = ic.name + (" (assumed: not published for this machine)" if offer.interconnect_assumed else "")
+    if nodes > 1:
+        source += f" and {offer.network_bits_per_s / 1e9:g} Gbit/s between machines" if offer.network_bits_per_s else ""
+    return catalog_comm(ic.kind, ic.link_bytes_per_s, offer.gpu_count, nodes,
+                             offer.network_bits_per_s, source)
+
+
+def _offer_option(offer: Offer, workload, cost, local, local_cal, decode, profile, catalog,
+                  efficiency, spot, nodes=1, global_batch=None, estimator=None, references=()):
+    if offer.gpu is not None:
+        spec = catalog.gpus[offer.gpu]
+        dp = DataParallel(offer.gpu_count, nodes, global_batch)
+        comm = None
+        if dp.world > 1:
+            if global_batch is not None and global_batch % dp.world:
+                return None, f"--global-batch {global_batch} is not divisible by its {dp.world} GPUs"
+            if nodes > 1 and not offer.network_bits_per_s:
+                return None, "no published network bandwidth between machines of this type"
+            try:
+                comm = offer_comm(offer, catalog, spec.id, nodes, list(references))
+            except UsageError as exc:
+                return None, str(exc)
+        per_gpu = workload.with_(batch_size=dp.per_gpu_batch(workload))
+        if per_gpu.batch_size != cost.batch_size and estimator is not None:
+            cost = estimator.step_cost(per_gpu)
+        e = gpu_estimate(workload, cost, spec, efficiency(spec.id), local=local_cal,
+                         vcpus=offer.vcpus, decode_images_per_s=decode, dp=dp, comm=comm)
+    else:
+        if profile.device != "cpu":
+            return None, "a CPU-only machine, and this profile has no CPU calibration to scale from"
+        if not offer.vcpus:
+            return None, "a CPU machine whose vCPU count is not published"
+        cores = profile.machine.cpu.usable_cores or profile.machine.cpu.logical_cores or 1
+        e = cpu_estimate(local, cores, offer.vcpus, offer.ram_bytes)
+    usd, sessions, notes = offer_cost(offer, e.seconds, spot)
+    if usd is not None and nodes > 1 and offer.gpu is not None:
+        usd *= nodes
+        notes.append(info("nodes-billed", f"{nodes} machines, each billed"))
+    if offer.provider == "colab" and offer.gpu is not None:
+        notes.append(info("colab-availability", "Colab assigns GPUs by availability and paid balance: not guaranteed"))
+    count = offer.gpu_count * nodes if offer.gpu else 1
+    option_id = offer.key if nodes == 1 or offer.gpu is None else f"{offer.key}:{nodes}-nodes"
+    return Option(id=option_id, provider=offer.provider_name,
+                  accelerator=e.accelerator, count=count, estimate=e, cost_usd=usd, offer=offer,
+                  sessions=sessions, spot=spot, notes=tuple(notes)), None

@@ -1,0 +1,145 @@
+"""Counting a training step's work per op class without running it.
+
+A TorchDispatchMode sees every aten op of forward, backward and the optimizer step on the meta
+device (no memory, no arithmetic). FLOPs come from torch.utils.flop_counter's formula registry;
+bytes are the sizes of each op's tensor inputs and outputs (what it would move through memory if
+nothing stayed in cache). Ops fall into two classes, the split that cross-hardware scaling needs:
+`compute` (convolution and matmul, which scale with arithmetic throughput) and `memory`
+(normalisation, activations, elementwise, pooling, optimizer: these scale with bandwidth).
+
+Every op's FLOPs and bytes are affine in the batch size (weights and optimizer state are fixed,
+activations grow with each image), so a step counted at two batch sizes gives each op's fixed and
+per-image parts; bins keep the per-image parts and a StepCost answers for any batch without torch.
+"""
+
+from __future__ import annotations
+
+from advisor.model.cost import CONV_OPS, MATMUL_OPS, OpBin, PhaseCost, StepCost, intensity_bin
+
+
+def _conv_backward_flops(grad_out, x, weight, _bias_sizes, _stride, _padding, _dilation,
+                         transposed, _output_padding, _groups, output_mask) -> float:
+    """Each requested gradient (input, weight) costs one forward convolution.
+
+    torch.utils.flop_counter's own formula ignores groups for the weight gradient and counts
+    depthwise convolutions (MobileNet, EfficientNet) tens of times over; the forward formula
+    handles groups through the weight's shape, so it is used for both gradients.
+    """
+    from torch.utils.flop_counter import conv_flop_count
+
+    forward = conv_flop_count(tuple(x.shape), tuple(weight.shape), tuple(grad_out.shape), transposed)
+    return float(forward * (int(bool(output_mask[0])) + int(bool(output_mask[1]))))
+
+
+def _counting_mode():
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils._pytree import tree_flatten
+    from torch.utils.flop_counter import flop_registry
+
+    class _Counter(TorchDispatchMode):
+        def __init__(self, byte_scale: float):
+            super().__init__()
+            self.byte_scale = byte_scale
+            self.ops: list[tuple[str, str, float, float]] = []  # (class, op, flops, bytes) in dispatch order
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            out = func(*args, **kwargs)
+            packet = func._overloadpacket
+            schema = func._schema
+            if schema.returns and all(r.alias_info is not None for r in schema.returns):
+                return out  # views move no data
+            tensors = [t for t in tree_flatten((args, kwargs, out))[0] if isinstance(t, torch.Tensor)]
+            nbytes = float(sum(t.numel() * t.element_size() for t in tensors))
+            flops = 0.0
+            if packet is torch.ops.aten.convolution_backward:
+                flops = _conv_backward_flops(*args)
+            elif packet in flop_registry:
+                flops = float(flop_registry[packet](*args, **kwargs, out_val=out))
+            name = packet.__name__
+            cls = "conv" if name in CONV_OPS else "matmul" if name in MATMUL_OPS else "memory"
+            if cls == "memory" and not flops:
+                # elementwise work: about one operation per output element
+                flops = float(sum(t.numel() for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)))
+            self.ops.append((cls, name, flops, nbytes * self.byte_scale))
+            return out
+
+    return _Counter
+
+
+def bin_ops(ops, ops_more, extra_images: int) -> PhaseCost:
+    """Bin the ops of one phase, (class, op name, FLOPs, bytes) in dispatch order, counted at a
+    batch (`ops`) and at `extra_images` more (`ops_more`), keeping each bin's per-image parts.
+    Where the two counts dispatched different ops (reshapes turn some addmm into mm depending on
+    the batch), the bins have no per-image parts."""
+    paired = len(ops) == len(ops_more) and all(a[:2] == b[:2] for a, b in zip(ops, ops_more))
+    if not paired:
+        bins = {}
+        for cls, _, flops, nbytes in ops:
+            acc = bins.setdefault((cls, intensity_bin(flops, nbytes)), [0.0, 0.0, 0])
+            acc[0] += flops
+            acc[1] += nbytes
+            acc[2] += 1
+        return PhaseCost(tuple(OpBin(c, i, f, n, o) for (c, i), (f, n, o) in sorted(bins.items())))
+    bins: dict[tuple[str, int], list] = {}
+    for (cls, _, flops, nbytes), (_, _, flops_more, nbytes_more) in zip(ops, ops_more):
+        acc = bins.setdefault((cls, intensity_bin(flops, nbytes)), [0.0, 0.0, 0, 0.0, 0.0])
+        acc[0] += flops
+        acc[1] += nbytes
+        acc[2] += 1
+        acc[3] += (flops_more - flops) / extra_images
+        acc[4] += (nbytes_more - nbytes) / extra_images
+    return PhaseCost(tuple(OpBin(c, i, f, n, o, fs, bs) for (c, i), (f, n, o, fs, bs) in sorted(bins.items())))
+
+
+def count_step(model_name: str, num_classes: int, image_size: int, batch_size: int,
+               precision: str = "fp32") -> StepCost:
+    """Count one training, one eval and one frozen-body step of the workload on the meta device."""
+    import torch
+
+    from advisor.measure.models import build_model, classifier_head
+    from advisor.model.precision import PRECISIONS
+
+    counter_cls = _counting_mode()
+    spec = PRECISIONS.get(precision)
+    dtype = getattr(torch, spec.autocast_dtype) if spec and spec.autocast_dtype else None
+
+    def run(mode: str, batch_size: int) -> list:
+        model = build_model(model_name, num_classes, image_size, device="meta")
+        head = classifier_head(model)
+        if mode == "frozen":
+            for p in model.parameters():
+                p.requires_grad_(False)
+            if head is not None:
+                for p in head.parameters():
+                    p.requires_grad_(True)
+        model.train(mode != "eval")
+        params = [p for p in model.parameters() if p.requires_grad]
+        opt = torch.optim.SGD(params, lr=0.01, momentum=0.9) if params and mode != "eval" else None
+        x = torch.empty(batch_size, 3, image_size, image_size, device="meta")
+        y = torch.zeros(batch_size, dtype=torch.long, device="meta")
+        # autocast does not run on meta tensors: 16-bit precisions move half the bytes
+        counter = counter_cls(0.5 if dtype is not None else 1.0)
+        with counter:
+            if mode == "eval":
+                with torch.no_grad():
+                    model(x)
+            else:
+                loss = torch.nn.functional.cross_entropy(model(x), y)
+                loss.backward()
+                if opt is not None:
+                    opt.step()
+        return counter.ops
+
+    def phase(mode: str) -> PhaseCost:
+        # counted at twice the batch too: the difference is what each image adds
+        return bin_ops(run(mode, batch_size), run(mode, 2 * batch_size), batch_size)
+
+    model = build_model(model_name, num_classes, image_size, device="meta")
+    head = classifier_head(model)
+    return StepCost(
+        batch_size=batch_size, train=phase("train"), eval=phase("eval"), frozen=phase("frozen"),
+        parameters=sum(p.numel() for p in model.parameters()),
+        trainable_head_parameters=sum(p.numel() for p in head.parameters()) if head else 0,
+    )

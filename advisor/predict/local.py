@@ -1,0 +1,224 @@
+"""Predicting full training time on the profiled machine. Pure: no torch, no I/O.
+
+A workload the profile calibrated is predicted from its measured step times; any other is
+scaled from the closest calibration by counted work per op class (convolution/matmul FLOPs,
+memory-bound bytes, op count), weighted by how the measured step split its time between them,
+with a wider band.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from advisor.errors import RuntimeFailure, UsageError
+from advisor.model.calibration import Calibration, CalibrationKey
+from advisor.model.cost import PhaseCost, StepCost
+from advisor.model.estimate import Estimate
+from advisor.model.notes import Note, warning
+from advisor.model.parallel import DataParallel, gradient_bytes
+from advisor.model.precision import compute_speedup, emulated_slowdown, resolve_precision
+from advisor.model.profile import Profile
+from advisor.model.stats import Samples
+from advisor.model.workload import Workload
+from advisor.predict.parallel import DdpStep, ddp_step, parallel_info, parallel_note, shard_workload
+from advisor.predict.roofline import Rates, fit_rates, phase_seconds
+from advisor.predict.whole_run import retimed_calibration, whole_run_estimate
+
+DEFAULT_OP_OVERHEAD_S = 3e-6  # eager PyTorch on a CPU, when the profile has no measurement
+
+
+def scale_factors(ref: Calibration, target: StepCost, op_overhead_s: float,
+                  compute_speedup: float = 1.0) -> dict[str, float]:
+    """Step-time ratios target/reference per phase, from a roofline fitted to the reference.
+
+    The reference's measured training step and its profiler split fix the effective FLOP and
+    byte rates; both workloads are then timed by the same roofline and their ratio scales the
+    reference's measured step times (so the reference itself is reproduced exactly). The
+    target's FLOP rate is `compute_speedup` times the reference's (another precision).
+    """
+    step = ref.train_step_seconds.median
+    split = ref.op_split or {}
+    compute_share = split.get("compute", 0.7)
+    memory_share = split.get("memory", 0.3)
+    rates = fit_rates(ref.step_cost.train, compute_share * step, memory_share * step, op_overhead_s)
+    target_rates = Rates(rates.flops_per_s * compute_speedup, rates.bytes_per_s, rates.op_overhead_s)
+
+    def ratio(t: PhaseCost, r: PhaseCost) -> float:
+        base = phase_seconds(r, rates)
+        return phase_seconds(t, target_rates) / base if base > 0 else 1.0
+
+    return {
+        "train": ratio(target.train, ref.step_cost.train),
+        "eval": ratio(target.eval, ref.step_cost.eval),
+        "frozen": ratio(target.frozen, ref.step_cost.frozen),
+    }
+
+
+def _bare_calibration(key: CalibrationKey, batch: int) -> Calibration:
+    empty = Samples((0.0,))
+    return Calibration(key=key, requested_batch_size=batch, train_step_seconds=empty,
+                       eval_step_seconds=empty, frozen_step_seconds=empty,
+                       warmup_train_step_seconds=(), warmup_eval_step_seconds=())
+
+
+def closest_calibration(profile: Profile, workload: Workload) -> Calibration | None:
+    """The calibration sharing most of the workload's settings (model first, then batch, size)."""
+    def score(c: Calibration) -> tuple:
+        k = c.key
+        return (k.model == workload.model, k.data_source == workload.data_source,
+                k.workers == workload.workers, k.precision == workload.precision,
+                k.channels_last == workload.channels_last,
+                k.batch_size == workload.batch_size, -abs(k.image_size - workload.image_size))
+
+    candidates = [c for c in profile.calibrations if c.step_cost is not None]
+    return max(candidates, key=score) if candidates else None
+
+
+class Estimator:
+    """Predicts training time on the machine a profile describes.
+
+    `count` counts a workload's step (advisor.measure.opcount.count_step, which needs torch); it
+    is only called for workloads the profile has not calibrated at any batch, and is injected so
+    that predicting imports no torch (advisor.Estimator passes torch's counter).
+    """
+
+    def __init__(self, profile: Profile, count: Callable[..., StepCost] | None = None):
+        self.profile = profile
+        self._count = count
+        self._counted: dict[tuple, StepCost] = {}  # counting takes seconds: once per workload
+
+    def resolve(self, workload: Workload) -> Workload:
+        """The workload with `auto` precision replaced by what the profiled device does best."""
+        if workload.precision != "auto":
+            return workload
+        cc = None
+        if self.profile.device.startswith("cuda"):
+            index = int(self.profile.device.split(":")[1])
+            cc = next((g.compute_capability for g in self.profile.machine.gpus if g.index == index), None)
+        return workload.with_(precision=resolve_precision("auto", self.profile.device.split(":")[0], cc))
+
+    def step_cost(self, workload: Workload) -> StepCost:
+        """The workload's counted work: from its calibration when it has one, else counted."""
+        workload = self.resolve(workload)
+        cal = self.calibration_for(workload)
+        if cal is not None and cal.step_cost is not None:
+            return cal.step_cost
+        key = (workload.model, workload.num_classes, workload.image_size, workload.batch_size,
+               workload.precision)
+        if key not in self._counted and workload.batch_size > 1:
+            # the same model counted at another batch is scaled, without torch (a batch of one
+            # dispatches other matmul paths and is counted as it is)
+            scaled = next((c.at_batch(workload.batch_size) for c in self._known_costs(key)
+                           if c.scalable and c.batch_size > 1), None)
+            if scaled is not None:
+                self._counted[key] = scaled
+        if key not in self._counted:
+            if self._count is None:
+                raise RuntimeFailure(
+                    f"{workload.model} {workload.image_size}px batch {workload.batch_size} {workload.precision} "
+                    "is not in the profile and this estimator cannot count its work: build it with a "
+                    "counter (advisor.Estimator counts with torch) or calibrate the workload.")
+            self._counted[key] = self._count(*key)
+        return self._counted[key]
+
+    def _known_costs(self, key: tuple) -> list[StepCost]:
+        """Costs counted for the model of `key` (model, classes, size, batch, precision) at
+        any batch: its calibrations' and those counted before."""
+        same = lambda k: k[:3] + k[4:] == key[:3] + key[4:]  # noqa: E731 - all but the batch
+        calibrated = [c.step_cost for c in self.profile.calibrations if c.step_cost is not None and same(
+            (c.key.model, c.key.num_classes, c.key.image_size, c.key.batch_size, c.key.precision))]
+        return calibrated + [cost for k, cost in self._counted.items() if same(k)]
+
+    def calibration_for(self, workload: Workload) -> Calibration | None:
+        return self.profile.find(CalibrationKey.of(self.resolve(workload), self.profile.device))
+
+    def _common(self) -> dict:
+        p = self.profile
+        return dict(accelerator=p.accelerator, ram_bytes=p.machine.cpu.ram_bytes,
+                    vram_bytes=self._vram_bytes())
+
+    def _calibration(self, workload: Workload) -> tuple[Calibration, dict | None, str, tuple[Note, ...]]:
+        """(calibration, scale factors, basis, notes) that time `workload` on this machine."""
+        cal = self.calibration_for(workload)
+        if cal is not None:
+            return cal, None, "measured", ()
+        ref = closest_calibration(self.profile, workload)
+        if ref is None:
+            raise RuntimeFailure(
+                "the profile has no calibration to scale from; re-run `advisor profile`."
+            )
+        target = self.step_cost(workload)
+        mb = self.profile.microbenchmarks
+        overhead = mb.op_overhead_s
+        speedup = compute_speedup(mb.conv_train_flops_per_s, ref.key.precision, workload.precision)
+        factors = scale_factors(ref, target, overhead.median if overhead else DEFAULT_OP_OVERHEAD_S, speedup)
+        notes = (warning("scaled", f"not calibrated, so only rough: scaled by counted work from "
+                                   f"{ref.key.describe()}; calibrating the workload measures it"),)
+        slowdown = emulated_slowdown(mb.matmul_flops_per_s, workload.precision)
+        if slowdown is not None:
+            notes += (warning("emulated-precision", f"{workload.precision}: no hardware arithmetic for it here "
+                              f"(its 16-bit matrix multiplies ran {slowdown:.0f}x slower than FP32 ones): "
+                              "training in it here is slow, and this scaled estimate only rough"),)
+        return ref, factors, "scaled", notes
+
+    def estimate(self, workload: Workload) -> Estimate:
+        workload = self.resolve(workload)
+        cal, factors, basis, notes = self._calibration(workload)
+        return whole_run_estimate(workload, cal, scale=factors, basis=basis, extra_notes=notes, **self._common())
+
+    def estimate_data_parallel(self, workload: Workload, dp: DataParallel) -> Estimate:
+        return replace(self._estimate_data_parallel(self.resolve(workload), dp), workload=self.resolve(workload))
+
+    def _estimate_data_parallel(self, workload: Workload, dp: DataParallel) -> Estimate:
+        """DDP on this machine's own devices (`advisor profile --nproc N` measured them): from
+        the measured DDP steps when the workload is the one measured, else this machine's single
+        -device estimate slowed by sharing the machine, plus the measured all-reduce."""
+        d = self.profile.distributed
+        if d is None or d.world != dp.world or dp.nodes != d.nodes:
+            have = "none" if d is None else f"{d.world} rank(s) on {d.nodes} machine(s)"
+            raise UsageError(
+                f"this machine's profile has no data-parallel measurement for {dp.world} processes "
+                f"(it has {have}); run `advisor profile --nproc {dp.world}` first.")
+        shard = self.resolve(shard_workload(workload, dp))
+        comm = d.comm_model()
+        single_cal, factors, basis, notes = self._calibration(shard)
+        scale = factors or {"train": 1.0, "eval": 1.0, "frozen": 1.0}
+        single_step = single_cal.train_step_seconds.median * scale["train"]
+        measured_here = d.key is not None and d.key == CalibrationKey.of(
+            shard.with_(data_dir=None, workers=0), d.key.device) and not shard.data_dir
+        if measured_here:
+            cal = replace(single_cal if basis == "measured" else _bare_calibration(d.key, shard.batch_size),
+                          key=d.key, train_step_seconds=d.ddp_step_seconds,
+                          eval_step_seconds=d.eval_step_seconds, frozen_step_seconds=d.ddp_step_seconds,
+                          warmup_train_step_seconds=d.warmup_ddp_step_seconds, warmup_eval_step_seconds=())
+            compute = d.compute_step_seconds.median
+            step = DdpStep(compute, comm.allreduce_seconds(d.gradient_bytes),
+                           max(0.0, d.ddp_step_seconds.median - compute))
+            info = parallel_info(dp, shard, step, single_step, comm)
+            return whole_run_estimate(shard, cal, basis="measured", parallel=info,
+                                      extra_notes=(parallel_note(info),), **self._common())
+        # another workload: the measured slow-down of sharing the machine, then the all-reduce
+        sharing = 1.0
+        alone = self.profile.find(d.key) if d.key is not None else None
+        if alone is not None and d.compute_step_seconds is not None:
+            sharing = d.compute_step_seconds.median / alone.train_step_seconds.median
+        compute = single_step * sharing
+        cost = self.step_cost(shard)
+        step = ddp_step(compute, gradient_bytes(cost.parameters), comm)
+        frozen = ddp_step(compute, gradient_bytes(cost.trainable_head_parameters), comm)
+        cal = retimed_calibration(single_cal, sharing, step.exposed_seconds / scale["train"],
+                                  frozen.exposed_seconds / scale["frozen"])
+        info = parallel_info(dp, shard, step, single_step, comm)
+        note = warning("ddp-scaled", f"{dp.world} ranks share this machine: each computes {sharing:.2f}x "
+                       f"slower than one alone (measured on {d.key.model if d.key else 'another workload'}), "
+                       "plus the all-reduce that backward does not hide; measuring data-parallel training "
+                       "with this workload's options would make it exact")
+        return whole_run_estimate(shard, cal, scale=factors, basis="scaled", parallel=info,
+                                  extra_notes=(*notes, note, parallel_note(info)), **self._common())
+
+    def _vram_bytes(self) -> int | None:
+        if not self.profile.device.startswith("cuda"):
+            return None
+        index = int(self.profile.device.split(":")[1])
+        return next((g.vram_bytes for g in self.profile.machine.gpus if g.index == index), None)

@@ -1,0 +1,145 @@
+"""Estimates on hardware that is not here: a GPU from the catalog, or a cloud CPU. Pure.
+
+GPU targets are timed by the cross-hardware roofline (crosshw.py) over the workload's counted
+work; cloud CPUs are scaled from this machine's measured CPU calibration by vCPU count. Both
+return the same Estimate as the local machine, so options compare like with like.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from advisor.cloud.catalog import GpuSpec
+from advisor.model.calibration import Calibration, CalibrationKey
+from advisor.model.cost import StepCost
+from advisor.model.estimate import Estimate
+from advisor.model.notes import info, tip, warning
+from advisor.model.parallel import CommModel, DataParallel, gradient_bytes
+from advisor.model.stats import Samples
+from advisor.model.workload import Workload
+from advisor.predict.gpu import (
+    GPU_BAND,
+    HALF_PRECISIONS,
+    Efficiency,
+    gpu_phase_breakdown,
+    gpu_phase_seconds,
+    precision_notes,
+)
+from advisor.predict.loader import DEFAULT_DECODE_IMAGES_PER_S, loader_images_per_s
+from advisor.predict.memory import CUDA_CONTEXT_BYTES, largest_batch, training_memory_bytes
+from advisor.predict.parallel import ddp_step, parallel_info, parallel_note, shard_workload
+from advisor.predict.setup import gpu_setup_seconds
+from advisor.predict.whole_run import whole_run_estimate
+
+CPU_CORE_EXPONENT = 0.8  # CNN training throughput against core count: sublinear
+CPU_BAND = (0.5, 2.0)  # CPU models and generations differ; only the core count is known
+
+
+def gpu_estimate(workload: Workload, cost: StepCost, spec: GpuSpec, eff: Efficiency, *,
+                 local: Calibration | None, vcpus: int | None,
+                 decode_images_per_s: float | None, dp: DataParallel | None = None,
+                 comm: CommModel | None = None) -> Estimate:
+    """Training time on one `spec` GPU, with the loader bound of `vcpus` when data is JPEG.
+
+    With `dp` (several GPUs, DDP) and its all-reduce model `comm`: each GPU trains its shard at
+    the per-GPU batch (`cost` is counted at that batch), the vCPUs are shared among the GPUs of
+    a machine, and every training step adds the all-reduce that backward does not hide.
+    """
+    full = workload
+    if dp is not None:
+        workload = shard_workload(workload, dp)
+        full = full.with_(batch_size=workload.batch_size)
+    prec = workload.precision
+    b = workload.batch_size
+    nhwc = workload.channels_last
+    parts = {phase: gpu_phase_breakdown(getattr(cost, phase), spec, prec, eff, nhwc)
+             for phase in ("train", "eval", "frozen")}
+    steps = {phase: sum(p.values()) for phase, p in parts.items()}
+    notes = precision_notes(spec, prec)
+    notes.append(info("gpu-basis", f"predicted from {spec.name} specifications ({eff.source})"))
+    with_nhwc = gpu_phase_seconds(cost.train, spec, prec, eff, channels_last=True) \
+        if not nhwc and prec in HALF_PRECISIONS else steps["train"]
+    if with_nhwc < 0.95 * steps["train"]:
+        notes.append(tip("channels-last", "16-bit convolutions on NCHW tensors transpose their activations: "
+                         "the model and inputs in torch.channels_last would train about "
+                         f"{steps['train'] / with_nhwc:.2f}x faster (est.)"))
+    alone = steps["train"]
+    ddp = frozen_ddp = None
+    if dp is not None and dp.world > 1 and comm is not None:
+        ddp = ddp_step(steps["train"], gradient_bytes(cost.parameters), comm)
+        frozen_ddp = ddp_step(steps["frozen"], gradient_bytes(cost.trainable_head_parameters), comm)
+        steps["train"] = ddp.seconds
+        steps["frozen"] = frozen_ddp.seconds
+        if vcpus:
+            vcpus = max(1, vcpus // dp.gpus_per_node)  # each GPU's loader gets its share
+    fed = dict(steps)
+    synthetic = None
+    if vcpus:
+        per_process = decode_images_per_s or DEFAULT_DECODE_IMAGES_PER_S
+        loader_rate = loader_images_per_s(vcpus, per_process)
+        loader_step = b / loader_rate
+        if workload.data_dir:
+            if loader_step > steps["train"]:
+                synthetic = Samples((steps["train"],))
+            fed = {phase: max(t, loader_step) for phase, t in steps.items()}
+        elif loader_step > steps["train"]:
+            notes.append(warning(
+                "decoding-would-bound", f"with JPEG photos, {vcpus} vCPUs decode about {loader_rate:.0f} "
+                f"images/s (est.) against {b / steps['train']:.0f} the GPU trains: the loader would be the "
+                "bottleneck"))
+    elif workload.data_dir:
+        notes.append(warning("vcpus-unknown", "the offer's vCPU count is not published: JPEG decoding is not included"))
+    else:
+        notes.append(info("vcpus-unknown", "vCPUs not published: whether JPEG decoding would keep up is unknown"))
+    train_parts = parts["train"]
+    total = sum(train_parts.values()) or 1.0
+    split = {k: v / total for k, v in train_parts.items()}
+    peak = training_memory_bytes(cost, local, b, prec)
+    usable = spec.vram_bytes - CUDA_CONTEXT_BYTES
+    if peak is not None and peak > usable:
+        fit = largest_batch(cost, local, usable, prec)
+        notes.append(tip("largest-batch", f"batch {b} needs about {peak / 2**30:.1f} GiB of the "
+                         f"{spec.vram_bytes / 1e9:.0f} GB; the largest batch that fits is about {fit}"))
+    setup = gpu_setup_seconds(cost)
+    cal = Calibration(
+        key=CalibrationKey(workload.model, workload.num_classes, workload.image_size, b, prec,
+                           f"gpu:{spec.id}", workload.data_source, workload.workers, nhwc),
+        requested_batch_size=b,
+        train_step_seconds=Samples((fed["train"],)), eval_step_seconds=Samples((fed["eval"],)),
+        frozen_step_seconds=Samples((fed["frozen"],)),
+        warmup_train_step_seconds=(fed["train"] + setup["first_steps"],), warmup_eval_step_seconds=(),
+        new_shape_overhead_seconds=setup["new_shape"], new_shape_eval_overhead_seconds=setup["new_shape_eval"],
+        synthetic_train_step_seconds=synthetic,
+        peak_memory_bytes=peak, peak_memory_kind="predicted", op_split=split, step_cost=cost,
+    )
+    parallel = None
+    if ddp is not None:
+        parallel = parallel_info(dp, workload, replace(ddp, compute_seconds=fed["train"] - ddp.exposed_seconds),
+                                 alone, comm)
+        notes.append(parallel_note(parallel))
+    accelerator = spec.name if ddp is None else f"{dp.world}x {spec.name}"
+    estimate = whole_run_estimate(workload, cal, accelerator=accelerator, vram_bytes=usable, basis="predicted",
+                                  band=GPU_BAND, extra_notes=tuple(notes), parallel=parallel)
+    return replace(estimate, workload=full)
+
+
+def cpu_estimate(local: Estimate, local_cores: int, vcpus: int, ram_bytes: int | None) -> Estimate:
+    """Training time on a cloud CPU with `vcpus`, scaled from this machine's CPU estimate."""
+    ratio = (local_cores / vcpus) ** CPU_CORE_EXPONENT
+    note = info("cpu-scaled", f"scaled from this machine's CPU ({local_cores} cores) to {vcpus} vCPUs "
+                f"(throughput ~ cores^{CPU_CORE_EXPONENT}); CPU models differ, hence the wide band")
+    fits = local.fits_memory
+    notes = [note, *local.notes]
+    if ram_bytes and local.peak_memory_bytes and local.peak_memory_bytes > 0.85 * ram_bytes:
+        fits = False
+        notes.append(warning("no-fit", f"training needs about {local.peak_memory_bytes / 2**30:.1f} GiB, near or "
+                             f"over the machine's {ram_bytes / 1e9:.0f} GB of RAM"))
+    seconds = local.seconds * ratio
+    return replace(
+        local, device=f"cpu:{vcpus}", accelerator=f"CPU ({vcpus} vCPUs)", seconds=seconds,
+        seconds_low=seconds * CPU_BAND[0], seconds_high=seconds * CPU_BAND[1],
+        train_images_per_s=local.train_images_per_s / ratio, eval_images_per_s=local.eval_images_per_s / ratio,
+        basis="scaled", fits_memory=fits,
+        breakdown_seconds={k: round(v * ratio, 3) for k, v in local.breakdown_seconds.items()},
+        notes=tuple(notes),
+    )
