@@ -1,10 +1,11 @@
 # `make run`: set up and run the main job (profile this machine, then the pets recommendation).
-# `make test`: set up and run the tests. Both create .venv on first use.
+# `make test`: set up and run the fast tests; `make check`: every test (what CI runs).
+# All of them create .venv on first use.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench clean
+.PHONY: run test check bench clean
 
 $(BIN)/advisor: pyproject.toml constraints-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +17,9 @@ run: $(BIN)/advisor
 	$(BIN)/advisor recommend --dataset-size 7390 --epochs 4
 
 test: $(BIN)/advisor
+	$(BIN)/python -m pytest -q -m "not slow"
+
+check: $(BIN)/advisor
 	$(BIN)/python -m pytest -q
 
 bench: $(BIN)/advisor

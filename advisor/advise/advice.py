@@ -19,6 +19,8 @@ from advisor.advise.options import (
 from advisor.cloud.catalog import Catalog, Offer, check_providers, filter_offers, stale_prices
 from advisor.cloud.pricing import offer_cost
 from advisor.errors import UsageError
+from advisor.model.calibration import Calibration
+from advisor.model.estimate import Estimate
 from advisor.model.notes import info, warning
 from advisor.model.parallel import CommModel, DataParallel
 from advisor.model.profile import Profile
@@ -47,6 +49,22 @@ class Advice:
             "excluded": self.excluded,
             "warnings": self.warnings,
         }
+
+    def to_frame(self):
+        """One row per option (the JSON's fields, notes joined), best first, as a pandas DataFrame."""
+        import pandas as pd
+
+        rows = []
+        for o in self.options:
+            d = o.to_dict()
+            d.pop("note_details")
+            d.pop("parallel")
+            breakdown = d.pop("breakdown_seconds")
+            d["notes"] = "; ".join(d["notes"])
+            d["mark"] = "".join(k[0].upper() for k in ("best", "fastest", "cheapest")
+                                if getattr(self.recommendation, k) == o.id)
+            rows.append({**d, **{f"seconds_{k}": v for k, v in breakdown.items()}})
+        return pd.DataFrame(rows)
 
 
 def reference_efficiency(references: list[Profile], catalog: Catalog, spec_id: str) -> Efficiency | None:
@@ -97,29 +115,24 @@ def advise(profile: Profile, workload: Workload, catalog: Catalog, *, providers=
     excluded: list[dict] = []
     warnings: list[str] = []
     if offers or specs:
-        cost = estimator.step_cost(workload)
         local_cal = estimator.calibration_for(workload) or closest_calibration(profile, workload)
         decode = None
         if local_cal is not None and local_cal.decode_images_per_s is not None:
             decode = local_cal.decode_images_per_s.median
-        refs = references or []
-
-        def efficiency(spec_id: str) -> Efficiency:
-            return reference_efficiency(refs, catalog, spec_id) or DEFAULT_GPU_EFFICIENCY
-
+        ctx = _Context(workload, estimator, catalog, tuple(references or ()), local, local_cal, decode,
+                       spot, nodes, global_batch)
         for offer in offers:
-            option, reason = _offer_option(offer, workload, cost, local, local_cal, decode, profile,
-                                           catalog, efficiency, spot, nodes, global_batch, estimator, refs)
+            option, reason = _offer_option(offer, ctx)
             if option is None:
                 excluded.append({"id": offer.key, "reason": reason})
             else:
                 options.append(option)
         for spec in specs:
             single = workload if global_batch is None else workload.with_(batch_size=global_batch)
-            e = gpu_estimate(single, estimator.step_cost(single), spec, efficiency(spec.id),
+            e = gpu_estimate(single, estimator.step_cost(single), spec, ctx.efficiency(spec.id),
                              local=local_cal, vcpus=None, decode_images_per_s=decode)
-            options.append(Option(id=f"target:{spec.id}", provider="any", accelerator=spec.name,
-                                  count=1, estimate=e, notes=(info("bare-gpu", "a bare GPU: no price, no host limits"),)))
+            options.append(Option(id=f"target:{spec.id}", provider="any", accelerator=spec.name, count=1,
+                                  estimate=e, notes=(info("bare-gpu", "a bare GPU: no price, no host limits"),)))
         stale = stale_prices(offers, today or _dt.date.today())
         if stale:
             warnings.append(stale)
@@ -183,33 +196,54 @@ def offer_comm(offer: Offer, catalog: Catalog, spec_id: str, nodes: int,
                              offer.network_bits_per_s, source)
 
 
-def _offer_option(offer: Offer, workload, cost, local, local_cal, decode, profile, catalog,
-                  efficiency, spot, nodes=1, global_batch=None, estimator=None, references=()):
+@dataclass(frozen=True)
+class _Context:
+    """What every offer's option is estimated from: the workload, this machine's estimate and
+    calibration, the catalog, the reference profiles and the data-parallel request."""
+
+    workload: Workload
+    estimator: Estimator
+    catalog: Catalog
+    references: tuple[Profile, ...]
+    local: Estimate  # this machine's
+    local_cal: Calibration | None  # the calibration closest to the workload
+    decode_images_per_s: float | None  # JPEG decoding measured here, one process
+    spot: bool = False
+    nodes: int = 1
+    global_batch: int | None = None
+
+    def efficiency(self, spec_id: str) -> Efficiency:
+        return reference_efficiency(list(self.references), self.catalog, spec_id) or DEFAULT_GPU_EFFICIENCY
+
+
+def _offer_option(offer: Offer, ctx: _Context) -> tuple[Option | None, str | None]:
+    """The option of renting `offer` (`ctx.nodes` of it), or None and why it cannot be one."""
+    workload, nodes, global_batch = ctx.workload, ctx.nodes, ctx.global_batch
+    profile = ctx.estimator.profile
     if offer.gpu is not None:
-        spec = catalog.gpus[offer.gpu]
+        spec = ctx.catalog.gpus[offer.gpu]
         dp = DataParallel(offer.gpu_count, nodes, global_batch)
         comm = None
         if dp.world > 1:
             if global_batch is not None and global_batch % dp.world:
-                return None, f"--global-batch {global_batch} is not divisible by its {dp.world} GPUs"
+                return None, f"a global batch of {global_batch} is not divisible by its {dp.world} GPUs"
             if nodes > 1 and not offer.network_bits_per_s:
                 return None, "no published network bandwidth between machines of this type"
             try:
-                comm = offer_comm(offer, catalog, spec.id, nodes, list(references))
+                comm = offer_comm(offer, ctx.catalog, spec.id, nodes, list(ctx.references))
             except UsageError as exc:
                 return None, str(exc)
-        per_gpu = workload.with_(batch_size=dp.per_gpu_batch(workload))
-        if per_gpu.batch_size != cost.batch_size and estimator is not None:
-            cost = estimator.step_cost(per_gpu)
-        e = gpu_estimate(workload, cost, spec, efficiency(spec.id), local=local_cal,
-                         vcpus=offer.vcpus, decode_images_per_s=decode, dp=dp, comm=comm)
+        cost = ctx.estimator.step_cost(workload.with_(batch_size=dp.per_gpu_batch(workload)))
+        e = gpu_estimate(workload, cost, spec, ctx.efficiency(spec.id), local=ctx.local_cal,
+                         vcpus=offer.vcpus, decode_images_per_s=ctx.decode_images_per_s, dp=dp, comm=comm)
     else:
         if profile.device != "cpu":
             return None, "a CPU-only machine, and this profile has no CPU calibration to scale from"
         if not offer.vcpus:
             return None, "a CPU machine whose vCPU count is not published"
         cores = profile.machine.cpu.usable_cores or profile.machine.cpu.logical_cores or 1
-        e = cpu_estimate(local, cores, offer.vcpus, offer.ram_bytes)
+        e = cpu_estimate(ctx.local, cores, offer.vcpus, offer.ram_bytes)
+    spot = ctx.spot
     usd, sessions, notes = offer_cost(offer, e.seconds, spot)
     if usd is not None and nodes > 1 and offer.gpu is not None:
         usd *= nodes

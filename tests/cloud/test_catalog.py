@@ -166,7 +166,7 @@ def test_the_wheel_ships_the_catalog_and_the_reference_profiles(tmp_path):
     from pathlib import Path
 
     pytest.importorskip("setuptools")
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
                     "-w", str(tmp_path), str(root)], check=True, capture_output=True)
     (wheel,) = tmp_path.glob("advisor-*.whl")

@@ -9,7 +9,7 @@ from advisor import Estimator
 from advisor.advise.advice import advise
 from advisor.cloud.catalog import catalog_from_documents, load_catalog
 from advisor.errors import UsageError
-from advisor.measure.ddp import fit_allreduce, fit_overlap
+from advisor.measure.allreduce_fit import fit_allreduce, fit_overlap
 from advisor.model.parallel import DDP_BUCKET_BYTES, DDP_FIRST_BUCKET_BYTES, CommModel, DataParallel, ddp_buckets
 from advisor.model.workload import Workload
 from advisor.predict.parallel import catalog_comm, ddp_step, shard_workload

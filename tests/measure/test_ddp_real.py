@@ -14,8 +14,8 @@ from advisor.store import load_profile
 
 TINY = ["--model", "resnet18", "--image-size", "32", "--batch-size", "4", "--num-classes", "3"]
 
-pytestmark = pytest.mark.skipif((len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                                 else os.cpu_count()) < 2, reason="needs 2 CPU cores")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif((len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                                 else os.cpu_count()) < 2, reason="needs 2 CPU cores")]
 
 
 def test_profile_nproc_2_stores_the_allreduce_sweep_and_a_ddp_step(tmp_path, capsys):

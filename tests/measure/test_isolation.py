@@ -10,6 +10,9 @@ from advisor.measure.sampledata import write_image_folder
 from advisor.measure.training import run_training_in_fresh_process
 from advisor.model.workload import Workload
 
+# these train real models in fresh processes: seconds each
+pytestmark = pytest.mark.slow
+
 TINY = dict(model="resnet18", image_size=32, batch_size=4, num_classes=3)
 
 

@@ -109,6 +109,7 @@ def test_validate_on_another_device_than_profiled(tmp_path, capsys):
     assert code == 2 and "no CUDA GPU" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_validate_end_to_end_on_a_tiny_workload(tmp_path, capsys):
     profile = tmp_path / "p.json"
     assert main(["profile", *TINY, "--budget-s", "6", "--output", str(profile)]) == 0

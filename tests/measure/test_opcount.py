@@ -34,6 +34,7 @@ def test_per_image_parts_survive_a_round_trip_and_old_bins_still_load():
     assert old.bins[0].flops_per_sample is None and not old.scalable
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model, size, batch", [("resnet18", 64, 8), ("mobilenet_v3_small", 96, 6),
                                                 ("vit_b_16", 32, 4)])
 def test_a_count_scaled_to_another_batch_matches_counting_it(model, size, batch):

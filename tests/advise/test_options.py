@@ -168,3 +168,18 @@ def test_one_gpu_against_several_says_which_is_sooner_and_which_is_cheaper():
     many = Option("2l4", "gcp", "2x L4", 2, _estimate(0.05), cost_usd=0.03,
                   offer=offer(id="2l4", gpu="l4", gpu_count=2))
     assert compare_gpu_counts([one, many], "time").endswith("x sooner, at 3.0x the cost.")
+
+
+def test_advice_as_a_dataframe_has_one_row_per_option_with_its_marks():
+    from builders import make_calibration, make_profile
+
+    from advisor.advise import advise
+    from advisor.cloud.catalog import load_catalog
+
+    prof = make_profile(make_calibration())
+    advice = advise(prof, Workload(dataset_size=7390), load_catalog(), providers=("colab",))
+    df = advice.to_frame()
+    assert list(df["id"]) == [o.id for o in advice.options]
+    best = df.loc[df["id"] == advice.recommendation.best, "mark"].item()
+    assert "B" in best and {"seconds", "seconds_low", "seconds_high", "cost_usd", "bound", "fits_memory",
+                            "seconds_training"} <= set(df.columns)
