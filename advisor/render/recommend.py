@@ -72,7 +72,7 @@ def recommend_table(payload: dict, top: int | None = None, verbose: bool = False
     rows = []
     for o in shown:
         mark = "".join(letter for key, letter in MARKS if rec.get(key) == o["id"])
-        row = [mark, o["id"], short_gpu(o["accelerator"])[:16], hms(o["seconds"]),
+        row = [mark, o["id"], short_gpu(o["accelerator"])[:17], hms(o["seconds"]),
                f"{hms(o['seconds_low'])}-{hms(o['seconds_high'])}",
                money(o["cost_usd"]) + ("*" if o.get("sessions", 1) > 1 else ""),
                o.get("bound", o["bottleneck"]), "yes" if o["fits_memory"] else "NO"]

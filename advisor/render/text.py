@@ -49,8 +49,7 @@ def short_gpu(name: str) -> str:
     count, sep, rest = name.partition("x ")
     if sep and count.isdigit():
         return f"{count}x {short_gpu(rest)}"
-    for suffix in (" Blackwell Server Edition", " Server Edition"):
-        name = name.removesuffix(suffix)
+    name = name.replace(" Blackwell", "").removesuffix(" Server Edition")
     for prefix in ("NVIDIA GeForce ", "NVIDIA ", "Tesla ", "Quadro "):
         if name.startswith(prefix):
             return name[len(prefix):]
