@@ -180,7 +180,8 @@ def score(w, profile, cpu_profile, spec, others, catalog, measured_s, last_epoch
         return row
     sources = [("from_cpu_profile", None)] + ([("from_reference", others)] if others else [])
     for column, references in sources:
-        advice = advise(cpu_profile, w, catalog, targets=(spec.id,), include_offers=False, references=references)
+        advice = advise(cpu_profile, w, catalog, targets=(spec.id,), include_offers=False, references=references,
+                        estimator=Estimator(cpu_profile))
         pred = next(o for o in advice.options if o.id == f"target:{spec.id}").estimate
         row[f"{column}_s"] = round(pred.seconds, 2)
         row[f"{column}_error_pct"] = error(pred.seconds, measured_s)

@@ -6,22 +6,15 @@ The seed's published run took 2:24:00 on a laptop CPU and 01:46 on a Colab GPU.
     python examples/pets_on_this_machine.py            # uses (or makes) this machine's profile
 """
 
-from advisor import Estimator, Workload, load_profile, profile_machine, save_profile, to_dataframe
-from advisor.errors import UsageError
+import advisor
+from advisor import Workload, to_dataframe
 from advisor.model.units import hms
-
-try:
-    profile = load_profile()
-except UsageError:
-    print("No saved profile: measuring this machine (about a minute)...")
-    profile = profile_machine()
-    save_profile(profile)
 
 pets = Workload(model="resnet34", image_size=224, batch_size=64, dataset_size=7390, epochs=4)
 fine_tune = pets.with_(frozen_epochs=1)  # fastai's fine_tune: one frozen epoch first
 
-estimator = Estimator(profile)
-rows = [estimator.estimate(w) for w in (pets, fine_tune)]
+# this machine's saved profile; without one, advisor measures it first (about a minute)
+rows = [advisor.estimate(w) for w in (pets, fine_tune)]
 for label, e in zip(("4 epochs", "1 frozen + 4 epochs"), rows):
     print(f"{label:<20} {hms(e.seconds)}  (band {hms(e.seconds_low)} to {hms(e.seconds_high)}), "
           f"{e.train_images_per_s:.1f} train images/s on {e.accelerator}, bottleneck: {e.bottleneck}")

@@ -12,9 +12,8 @@ machines, and prints them beside the seed's figures.
 import tempfile
 from pathlib import Path
 
+import advisor
 from advisor import Workload, profile_machine
-from advisor.advise.advice import advise
-from advisor.cloud.catalog import load_catalog
 from advisor.measure.sampledata import write_image_folder
 from advisor.model.units import hms, money
 
@@ -24,7 +23,7 @@ with tempfile.TemporaryDirectory() as tmp:
                     data_dir=str(photos), workers=1)
     print("Measuring this machine with pets-size JPEGs (one loader worker)...", flush=True)
     profile = profile_machine(pets, device="cpu", budget_s=90)
-    advice = advise(profile, pets, load_catalog())
+    advice = advisor.recommend(pets, profile)
 
 chosen = {"local": "this machine", "colab:free-t4": "Colab free T4", "gcp:n1-standard-8-t4": "GCP T4",
           "gcp:a2-highgpu-1g": "GCP A100"}
@@ -36,6 +35,6 @@ for option in advice.options:
         cost = "N/A" if option.cost_usd is None else money(option.cost_usd)
         print(f"{chosen[option.id]:<14} {hms(e.seconds):>9} {hms(e.seconds_low) + '-' + hms(e.seconds_high):>19} "
               f"{e.train_images_per_s:6.0f} {cost:>7}  {e.bottleneck:<15} {seed.get(option.id, '')}")
-print(f"\nRecommendation: {advice.recommendation.best} - {advice.recommendation.reason}")
+print(f"\nRecommendation: {advice.recommendation.reason}")
 print("The seed's CPU was a laptop's, not this one; its GPU run used fastai's loader and whichever "
       "GPU Colab assigned (K80, T4, P100 or V100).")

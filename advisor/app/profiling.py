@@ -74,8 +74,7 @@ def spot_calibration_seconds(estimator, workload: Workload, budget_s: float) -> 
         b = workload.batch_size
         train_s, eval_s = b / guess.train_images_per_s, b / guess.eval_images_per_s
         expected_s = expected_calibration_seconds(budget_s, train_s, eval_s, profile.device)
-        # the band's upper end: mobilenet_v3_large at 160 px, batch 256, announced at 33 s
-        # from the steps alone, took 86 s here (its steps 2.4x the scaled ones)
+        # as long as it takes where its steps are as slow as the band's upper end allows
         slow = guess.seconds_high / guess.seconds if guess.seconds > 0 else 1.0
         slowest_s = expected_calibration_seconds(budget_s, slow * train_s, slow * eval_s, profile.device)
     except UsageError:

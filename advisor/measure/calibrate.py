@@ -32,11 +32,8 @@ from advisor.model.workload import Workload
 
 # the fewest steps each phase times, however short the budget
 MIN_TRAIN_STEPS, MIN_EVAL_STEPS, MIN_FROZEN_STEPS = 3, 3, 2
-# ...and, where steps are fast, as many as add up to this share of the budget. On an H200 the
-# cold first step (kernel loading, cuDNN autotuning: 2-21 s) used up 10-s budgets, leaving 3
-# timed steps of 20-60 ms each; on an H100, ten steps of resnet18 amp-fp16 (0.1 s) timed
-# 9.6 ms where training ran about 15 ms, and one process's blocks of 25 steps took 11.3-15.5 ms
-# each over 4 s: a tenth of a second is too short a window for the steady state
+# ...and, where steps are fast, as many as add up to this share of the budget: a window of a
+# tenth of a second is too short for the steady state of a fast GPU (docs/method.md)
 MIN_PHASE_SHARE = 0.1
 WARMUP_TRAIN_STEPS = {"cpu": 2, "cuda": 3}
 WARMUP_EVAL_STEPS = {"cpu": 1, "cuda": 2}

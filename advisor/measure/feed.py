@@ -6,8 +6,8 @@ from advisor.measure.steps import TARGET_RELATIVE_ERROR
 from advisor.model.stats import Samples
 from advisor.model.workload import Workload
 
-# Loader-fed steps vary more than synthetic ones (workers and training share the cores): the
-# median of five could be 10 % off on a 2-core machine, so they stop early only after ten.
+# Loader-fed steps vary more than synthetic ones (workers and training share the cores), so they
+# stop early only after ten.
 FED_MIN_SAMPLES_FOR_EARLY_STOP = 10
 
 

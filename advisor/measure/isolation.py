@@ -2,8 +2,8 @@
 
 Why: a process keeps state from what it ran before. glibc's malloc raises its mmap threshold as
 large blocks are freed, so a process that has already trained a bigger model trains the next one
-up to 15 % faster than a fresh `python train.py` would (measured on a 2-core EPYC VM with
-resnet18: 0.35 s against 0.41 s a step). Calibrations and measured training runs therefore each
+faster than a fresh `python train.py` would (docs/method.md). Calibrations and measured training
+runs therefore each
 get a new interpreter, started with `python -c` (a multiprocessing child is not used: its
 DataLoader workers ran several times slower than a script's).
 

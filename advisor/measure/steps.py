@@ -62,9 +62,7 @@ def time_steps(step: Callable[[], None], sync: Callable[[], None], timer, *, min
     most `max_n`).
 
     Why the spread: a shared machine's speed changes in bursts of seconds, so steps timed close
-    together agree with each other more than with the rest of a run. With early stops after five
-    steps, the same workload's prediction moved by up to 17 % between calibrations on a 2-core
-    VM while its measured training time moved by 5 %.
+    together agree with each other more than with the rest of a run.
     """
     times: list[float] = []
     first = timer()

@@ -68,9 +68,7 @@ def resolve_precision(name: str, device_type: str, compute_capability: tuple[int
 
 
 # 16-bit matrix multiplies this many times slower than FP32 mean the device has no arithmetic
-# for that type and converts or emulates it (float16 on a CPU without AVX512-FP16 or AMX-FP16,
-# e.g. a 2-core AVX-512 AMD EPYC VM: 1-3 GFLOP/s against about 200 in FP32, and a resnet18
-# training step 46x slower)
+# for that type and converts or emulates it (float16 on a CPU without AVX512-FP16 or AMX-FP16)
 EMULATED_SLOWDOWN = 10.0
 MATMUL_DTYPE = {"amp-fp16": "fp16", "amp-bf16": "bf16"}
 ARITHMETIC_TYPE = {"fp32": "fp32", "fp32-strict": "fp32", "tf32": "fp32", **MATMUL_DTYPE}

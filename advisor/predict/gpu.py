@@ -33,22 +33,16 @@ class Efficiency:
     nchw_transpose: float = 0.0
 
 
-# Fitted by benchmarks/cross_hardware.py to public ResNet-50 training throughputs
-# (prior-art.md §3: Lambda and NVIDIA DeepLearningExamples, 7 GPUs, FP32/TF32 and AMP, NCHW and
-# NHWC); its leave-one-GPU-out cross-validation is in benchmarks/results/cross_hardware.md.
-# The fitted values absorb counting conventions (every op's inputs and outputs counted as memory
-# traffic, no fusion or caching), so they are model constants rather than physical efficiencies.
-# The host time per op (launch_s) is the H200 reference profile's: its steps at batch 16-128 left
-# the GPU idle up to 85 % of the time; where it waited most, the host (Python, autograd,
-# dispatch, launches) took 50-85 µs per counted op; 60 fits its 21 measured phases best
-# (median |error| 14 %).
+# Fitted by benchmarks/cross_hardware.py to public ResNet-50 training throughputs (its
+# leave-one-GPU-out cross-validation is in benchmarks/results/cross_hardware.md). The fitted
+# values absorb counting conventions (every op's inputs and outputs counted as memory traffic, no
+# fusion or caching), so they are model constants rather than physical efficiencies. The host
+# time per op (launch_s) was fitted to a reference GPU's steps (docs/method.md).
 DEFAULT_GPU_EFFICIENCY = Efficiency(tensor=0.6, simt=1.0, memory=0.4, launch_s=60e-6,
                                     source="fitted to public ResNet-50 throughputs",
                                     nchw_transpose=1.0)
-# Leave-one-GPU-out on ResNet-50, the measured time of a prediction fell between 0.77x and
-# 1.52x of it; on models not fitted to (EfficientNet-B0, ResNeXt-101 32x4d) down to 0.62x, where
-# grouped and depthwise convolutions run in TF32/FP32; whole training runs on an H200 predicted
-# from a CPU-only profile, 0.75x-1.74x (short runs: the set-up's spread). The band covers them.
+# Where measured times fell around the predictions, leave-one-GPU-out and on models not fitted to
+# (docs/method.md).
 GPU_BAND = (0.6, 1.75)
 
 
@@ -142,15 +136,10 @@ def precision_notes(spec: GpuSpec, precision: str) -> list[Note]:
 
 
 def scale_to_reference(eff: Efficiency, measured_s: list[float], predicted_s: list[float],
-                            source: str) -> Efficiency:
+                       source: str) -> Efficiency:
     """`eff` slowed (or sped up) by the median ratio of a reference GPU's measured step times to
-    what `eff` predicts for them: every bound of the roofline scales alike, so the step does.
-
-    Fitting each efficiency to a reference step's profiler split instead was tried on the H200
-    reference: it put H100 SXM ResNet-50 (batch 256) at 0.67x (fp32) and 0.76x (AMP) of Lambda's
-    published throughputs. At Lambda's batches the public fit alone gives 1.16x, 1.17x (SXM) and
-    1.04x, 1.01x (PCIe); scaled by the H200 reference, 1.01x, 1.02x and 0.91x, 0.87x.
-    """
+    what `eff` predicts for them: every bound of the roofline scales alike, so the step does
+    (fitting each efficiency to the reference's profiler split did worse; docs/method.md)."""
     ratio = statistics.median(m / p for m, p in zip(measured_s, predicted_s))
     return replace(eff, tensor=eff.tensor / ratio, simt=eff.simt / ratio, memory=eff.memory / ratio,
                    launch_s=eff.launch_s * ratio, source=f"{source}: {1 / ratio:.2f}x the default speed")

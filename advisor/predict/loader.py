@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 # DataLoader throughput relative to one process, by worker count, for pets-size JPEGs with
-# RandomResizedCrop(224) + flip + normalize, measured on 16 vCPUs (prior-art.md §5:
-# 280, 550, 840, 1330, 1660 images/s with 0, 2, 4, 8, 15 workers): sublinear past a few workers.
+# RandomResizedCrop(224) + flip + normalize, measured on 16 vCPUs: sublinear past a few workers
+# (docs/method.md).
 LOADER_SCALING = ((1, 1.0), (2, 1.96), (4, 3.0), (8, 4.75), (15, 5.93))
 DEFAULT_DECODE_IMAGES_PER_S = 280.0  # one process, the same measurement
 

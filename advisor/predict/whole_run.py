@@ -15,29 +15,18 @@ from advisor.model.stats import Samples
 from advisor.model.workload import Workload
 from advisor.predict.setup import expected_first_steps_seconds, first_steps_range_seconds, prefetched_batches
 
-# Relative half-width added to the measured spread: run-to-run variation of a whole training
-# run on a shared machine (clock boost, other tenants) that step samples cannot see. On the
-# 2-core VM of benchmarks/accuracy.py the same training measured up to 22 % apart in runs an
-# hour apart (resnet34, 700 images: 46.9-57.2 s), and 6 % left 6 of 59 predictions in four
-# suites outside the band.
+# Relative half-width added to the measured spread: run-to-run variation of a whole run on a
+# shared machine (clock boost, other tenants) that step samples cannot see.
 MEASURED_BAND = 0.10
 # Scaling to an uncalibrated workload through the fitted roofline is first-order only: kernel
-# efficiency changes with shapes, batch and cache fit, and page faults with tensor sizes. Over
-# twelve accuracy suites on a 2-core CPU (2026-11-26, 142 synthetic-data rows) whole runs took
-# 0.52-2.57x of the scaled estimate, 90 % of them inside 0.65-2.0x (outside: mobilenet_v3_large
-# at batch 256, 2.3-2.6x every time, its steps 57 % page faults, and two resnet18 runs); all 36
-# JPEG rows, whose decoding the scaled estimate leaves out, took 1.29-1.95x. The note says to
-# calibrate.
+# efficiency changes with shapes, batch and cache fit, and page faults with tensor sizes.
 SCALED_LOW_FACTOR = 0.65
 SCALED_HIGH_FACTOR = 2.0
 RAM_HEADROOM = 0.85  # of physical RAM a CPU run may use before swapping is likely
-# The kernel's share of a CPU training step's CPU time above which an estimate says how to
-# avoid it. glibc serves each allocation over 32 MB (its largest mmap threshold) with a fresh
-# mmap and unmaps it on free, so every step of a large-batch CNN page-faults its big activations
-# in anew. On a 2-core EPYC VM (2026-11-26) the kernel took 21 % of resnet34's CPU time (224 px,
-# batch 64, 5.1 GB faulted a step) and 57 % of mobilenet_v3_large's (160 px, batch 256, 20.7 GB);
-# with mmap off and trimming out of reach, steps took 3.8 s instead of 4.9-5.3 and 2.9 s instead
-# of 8.1-8.5.
+# The kernel's share of a CPU step's CPU time above which an estimate says how to avoid it:
+# glibc serves each allocation over 32 MB with a fresh mmap and unmaps it on free, so every step
+# of a large-batch CNN page-faults its activations in anew. (docs/method.md has the measurements
+# behind these constants.)
 KERNEL_SHARE_NOTE = 0.15
 REUSE_MEMORY_ENV = "GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=100000000000"
 
