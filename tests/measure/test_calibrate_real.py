@@ -73,11 +73,11 @@ def test_calibration_of_a_tiny_cnn_records_what_the_estimator_needs():
     assert cal.key.model == "resnet18" and cal.key.batch_size == 4
     assert cal.train_step_seconds.n >= 3 and cal.eval_step_seconds.n >= 3
     assert cal.frozen_step_seconds.n >= 2 and len(cal.warmup_train_step_seconds) == 2
-    assert cal.train_step_seconds.median > 0 and cal.first_steps_overhead_seconds >= 0
+    assert cal.train_step_seconds.median > 0 and min(cal.warmup_train_step_seconds) > 0
     assert sum(cal.op_split.values()) == pytest.approx(1.0, abs=1e-3)
     assert cal.peak_memory_kind == "cpu resident growth"
     if sys.platform.startswith("linux"):  # the kernel's part of the training steps' CPU time
-        assert 0.0 <= cal.kernel_time_share <= 1.0 and cal.page_faulted_bytes_per_step >= 0.0
+        assert 0.0 <= cal.kernel_time_share <= 1.0 and cal.page_faulted_bytes_per_step is not None
 
 
 def test_calibration_with_an_image_folder_measures_the_loader(tmp_path):

@@ -27,7 +27,10 @@ def test_profile_nproc_2_stores_the_allreduce_sweep_and_a_ddp_step(tmp_path, cap
     assert d.world == 2 and d.nodes == 1 and d.backend == "gloo" and d.threads_per_rank >= 1
     assert [p.nbytes for p in d.allreduce] == sorted(p.nbytes for p in d.allreduce) and len(d.allreduce) >= 6
     assert all(len(p.seconds.values) >= 5 for p in d.allreduce)
-    assert d.latency_s >= 0 and d.bus_bytes_per_s > 0
+    # the fitted latency and bus bandwidth reproduce the sweep's largest all-reduce
+    largest = d.allreduce[-1]
+    assert d.bus_bytes_per_s > 0
+    assert 1 / 3 < d.comm_model().allreduce_seconds(largest.nbytes) / largest.seconds.median < 3
     assert d.key.model == "resnet18" and d.key.batch_size == 4 and d.gradient_bytes > 4 * 10**6
     assert d.ddp_step_seconds.median > 0 and d.compute_step_seconds.median > 0
     assert "Data-parallel: 2 ranks on 1 machine(s), gloo" in text
