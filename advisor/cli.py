@@ -6,6 +6,7 @@ traceback. Heavy imports (torch) happen only in commands that measure.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import traceback
 
@@ -141,17 +142,19 @@ def _print_profile(prof, fmt):
 
 def _check_writable(output: str, option: str = "--output") -> None:
     """Fail before a minute of measuring, not after, when an output file cannot be written."""
-    import os
-    from pathlib import Path
+    from advisor.store import check_writable
 
-    target = Path(output)
-    if target.is_dir():
-        raise UsageError(f"{option} {output} is a directory; give a file path.")
-    parent = target.resolve().parent
-    if not parent.is_dir():
-        raise UsageError(f"{option} {output}: directory {parent} does not exist; create it first.")
-    if not os.access(parent, os.W_OK):
-        raise UsageError(f"{option} {output}: directory {parent} is not writable; choose another path.")
+    with _for_option(option):
+        check_writable(output)
+
+
+@contextlib.contextmanager
+def _for_option(option: str):
+    """A usage error from checking one option's value, with the option's name in front."""
+    try:
+        yield
+    except UsageError as exc:
+        raise UsageError(f"{option}: {exc}", code=exc.code) from None
 
 
 def run_options(func):
@@ -318,7 +321,8 @@ def validate(dataset_size, epochs, valid_fraction, frozen_epochs, model, num_cla
                          channels_last, dataset_size=dataset_size, epochs=epochs, valid_fraction=valid_fraction,
                          frozen_epochs=frozen_epochs)
     if record:
-        check_record_file(record)
+        with _for_option("--record"):
+            check_record_file(record)
     progress = TrainingProgress(workload.batch_size)
     try:
         result = workflows.validate(workload, profile_path, device=device, calibrate=not no_calibrate,
@@ -364,8 +368,10 @@ def main(argv: list[str] | None = None) -> int:
         code = cli.main(args=argv, prog_name="advisor", standalone_mode=False)
         if isinstance(code, int):  # click.exceptions.Exit, returned in non-standalone mode
             return code
-    except click.exceptions.Abort:
-        click.echo("advisor: interrupted", err=True)
+    except click.exceptions.Abort as exc:  # click's form of Ctrl-C
+        cause = exc.__cause__ or exc.__context__
+        said = f" ({cause})" if isinstance(cause, KeyboardInterrupt) and str(cause) else ""
+        click.echo(f"advisor: interrupted{said}; nothing was saved, and files are as they were.", err=True)
         return 130
     except click.exceptions.ClickException as exc:
         if debug:
@@ -378,8 +384,9 @@ def main(argv: list[str] | None = None) -> int:
         hint = HINTS.get(getattr(exc, "code", None) or "")
         click.echo(f"advisor: error: {_one_line(str(exc))}" + (f" {hint}" if hint else ""), err=True)
         return exc.exit_code
-    except KeyboardInterrupt:
-        click.echo("\nadvisor: interrupted; nothing was saved", err=True)
+    except KeyboardInterrupt as exc:
+        said = f" ({exc})" if str(exc) else ""
+        click.echo(f"advisor: interrupted{said}; nothing was saved, and files are as they were.", err=True)
         return 130
     return 0
 

@@ -30,6 +30,10 @@ class RuntimeFailure(AdvisorError):
     exit_code = 1
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, with what had been measured by then (exit 130). Nothing is saved after it."""
+
+
 def did_you_mean(value: str, choices: Iterable[str], n: int = 3) -> str:
     """' Did you mean: a, b?' for the closest choices, or '' when none is close."""
     by_lower = {}

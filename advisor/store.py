@@ -76,34 +76,62 @@ def load_profile(path: str | os.PathLike | None = None) -> Profile:
     if not isinstance(data, dict) or "schema_version" not in data:
         raise RuntimeFailure(f"{p} is not an advisor profile (no schema_version); re-run `advisor profile`.")
     version = data["schema_version"]
-    if not isinstance(version, int) or version > SCHEMA_VERSION:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise RuntimeFailure(f"profile {p} has schema version {version!r}, which no advisor writes; "
+                             "re-run `advisor profile` to replace it.")
+    if version > SCHEMA_VERSION:
         raise RuntimeFailure(
-            f"profile {p} has schema version {version!r}, newer than this advisor reads "
+            f"profile {p} has schema version {version}, newer than this advisor reads "
             f"({SCHEMA_VERSION}); upgrade advisor or re-run `advisor profile`."
         )
+    unknown = _unknown_fields(data)
+    if unknown:
+        raise RuntimeFailure(
+            f"profile {p} has fields this advisor does not know ({', '.join(unknown[:4])}"
+            f"{', ...' if len(unknown) > 4 else ''}), written by advisor {data.get('advisor_version', '?')}; "
+            "upgrade advisor, or re-run `advisor profile` to replace it.")
     try:
         return Profile.from_dict(data)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise RuntimeFailure(
             f"profile {p} is damaged or incomplete ({type(exc).__name__}: {exc}); "
             "re-run `advisor profile` to replace it."
         ) from None
 
 
-def save_profile(profile: Profile, path: str | os.PathLike | None = None, *, create_dirs: bool = False) -> Path:
-    """Write atomically; the default location's directories are created, an --output's are not."""
-    p = Path(path) if path is not None else default_profile_path()
-    if path is None or create_dirs:
-        p.parent.mkdir(parents=True, exist_ok=True)
-    if not p.parent.is_dir():
-        raise UsageError(f"cannot write {p}: directory {p.parent} does not exist; create it or choose another --output.")
-    text = profile.to_json()
+def check_writable(path: str | os.PathLike) -> Path:
+    """Fail now, not after minutes of measuring, when `path` cannot be written: it is a
+    directory, its directory is missing, or no file can be created there (permissions, a
+    read-only or virtual file system such as /proc). Creates and removes a probe file."""
+    p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"{p} is a directory; give the path of a file.")
+    parent = p.resolve().parent
+    if not parent.is_dir():
+        raise UsageError(f"cannot write {p}: directory {parent} does not exist; create it first.")
+    if p.exists() and not os.access(p, os.W_OK):
+        raise UsageError(f"cannot write {p}: the file is read-only; choose another path.")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".probe", dir=parent)
+    except OSError as exc:
+        raise UsageError(f"cannot write {p}: no file can be created in {parent} "
+                         f"({exc.strerror or exc}); choose another path.") from None
+    os.close(fd)
+    os.unlink(probe)
+    return p
+
+
+def write_atomically(path: str | os.PathLike, text: str) -> Path:
+    """Write `text` to `path` whole or not at all: a temporary file beside it, flushed to disk,
+    then renamed over it. An interruption leaves the old file as it was and no temporary file."""
+    p = Path(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    except PermissionError:
-        raise UsageError(f"cannot write {p}: directory {p.parent} is not writable; choose another --output.") from None
+    except OSError as exc:
+        raise UsageError(f"cannot write {p}: no file can be created in {p.parent} "
+                         f"({exc.strerror or exc}); choose another path.") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
@@ -113,6 +141,37 @@ def save_profile(profile: Profile, path: str | os.PathLike | None = None, *, cre
             os.unlink(tmp)
         raise
     return p
+
+
+# what a profile's JSON holds beyond its records' fields: values derived for readers
+DERIVED_CALIBRATION_FIELDS = ("first_steps_overhead_seconds", "train_images_per_s", "eval_images_per_s")
+
+
+def _unknown_fields(data: dict) -> list[str]:
+    """Fields of a profile's JSON that this version's records do not have: a newer advisor
+    wrote them, and reading past them would misread the profile."""
+    from dataclasses import fields
+
+    from advisor.model.calibration import Calibration
+
+    known = {"schema_version", "advisor_version", "created_at", "device", "device_name", "machine",
+             "microbenchmarks", "calibrations", "distributed", "cluster", "notes"}
+    unknown = [k for k in data if k not in known]
+    cal_fields = {f.name for f in fields(Calibration)} | set(DERIVED_CALIBRATION_FIELDS)
+    for cal in data.get("calibrations") or []:
+        if isinstance(cal, dict):
+            unknown += [f"calibrations.{k}" for k in cal if k not in cal_fields and f"calibrations.{k}" not in unknown]
+    return unknown
+
+
+def save_profile(profile: Profile, path: str | os.PathLike | None = None, *, create_dirs: bool = False) -> Path:
+    """Write atomically; the default location's directories are created, a given path's are not."""
+    p = Path(path) if path is not None else default_profile_path()
+    if path is None or create_dirs:
+        p.parent.mkdir(parents=True, exist_ok=True)
+    if not p.parent.is_dir():
+        raise UsageError(f"cannot write {p}: directory {p.parent} does not exist; create it or choose another path.")
+    return write_atomically(p, profile.to_json())
 
 
 def load_reference_profiles() -> list[Profile]:
@@ -151,17 +210,18 @@ def _record_header(p: Path) -> tuple[str, ...] | None:
 def check_record_file(path: str | os.PathLike) -> None:
     """Fail before training, not after, when the record file cannot be appended to."""
     p = Path(path)
-    if p.exists():
-        header = _record_header(p)
+    if p.is_file():
+        try:
+            header = _record_header(p)
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            raise UsageError(f"record file {p} cannot be read as CSV ({exc}); give a new file "
+                             "or an earlier record file.") from None
         if header is not None and header != RECORD_FIELDS and header not in EARLIER_RECORD_FIELDS:
             raise UsageError(
-                f"--record {p}: the file has other columns than advisor's records "
+                f"record file {p} has other columns than advisor's records "
                 f"({', '.join(header[:4])}, ...); give a new file or an earlier record file."
             )
-    elif not p.parent.is_dir():
-        raise UsageError(f"--record {p}: directory {p.parent} does not exist; create it first.")
-    if not os.access(p.parent if not p.exists() else p, os.W_OK):
-        raise UsageError(f"--record {p}: not writable; choose another file.")
+    check_writable(p)
 
 
 def append_record(path: str | os.PathLike, row: dict) -> Path:
@@ -176,16 +236,7 @@ def append_record(path: str | os.PathLike, row: dict) -> Path:
     writer.writerow(row)
     if old and not old.endswith("\n"):
         old += "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(old + buf.getvalue())
-        os.replace(tmp, p)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return p
+    return write_atomically(p, old + buf.getvalue())
 
 
 def read_records(path: str | os.PathLike) -> list[dict]:

@@ -9,6 +9,7 @@ a quiet one unless they pass their own.
 from __future__ import annotations
 
 import datetime as _dt
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from advisor.app.profiling import (
     spot_calibration_seconds,
 )
 from advisor.cloud.catalog import load_catalog
-from advisor.errors import RuntimeFailure, UsageError
+from advisor.errors import Interrupted, RuntimeFailure, UsageError
 from advisor.model.estimate import Estimate
 from advisor.model.parallel import DataParallel
 from advisor.model.profile import Profile
@@ -70,6 +71,31 @@ class Reporter:
 QUIET = Reporter()
 
 
+class _Tracked:
+    """A progress callable that remembers the stage it was last told, so that an interruption
+    can say what had been measured."""
+
+    def __init__(self, progress):
+        self.progress = progress
+        self.stage = "starting"
+        self.start = time.perf_counter()
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        self.stage = stage
+        self.progress(stage, fraction)
+
+    def expect(self, seconds_left: float) -> None:
+        expect = getattr(self.progress, "expect", None)
+        if expect is not None:
+            expect(seconds_left)
+
+    def done(self, message: str = "") -> None:
+        self.progress.done(message)
+
+    def interrupted(self, what: str) -> Interrupted:
+        return Interrupted(f"{what} stopped at {self.stage!r} after {time.perf_counter() - self.start:.0f} s")
+
+
 def _count_step(*key):
     from advisor.measure.opcount import count_step
 
@@ -109,11 +135,14 @@ def measure_machine(workload: Workload | None = None, device: str = "auto",
                     reporter: Reporter = QUIET) -> Profile:
     """Profile this machine (and `nproc` data-parallel processes when asked)."""
     extra = distributed_budget_s(budget_s) if nproc else 0.0
-    progress = reporter.progress(budget_s + extra, then_s=extra)
+    progress = _Tracked(reporter.progress(budget_s + extra, then_s=extra))
     try:
         prof = profile_machine(workload, device=device, budget_s=budget_s, progress=progress)
         if nproc:
             prof = add_distributed(prof, nproc, None, extra, progress)
+    except KeyboardInterrupt:
+        progress.done("profiling stopped")
+        raise progress.interrupted("profiling") from None
     except BaseException:
         progress.done("profiling stopped")
         raise
@@ -201,9 +230,12 @@ def estimator_for(workload: Workload, profile: Profile | str | None = None, *, c
 
     about = span(expected_s) + (f" to {span(slowest_s)}" if slowest_s > 1.25 * expected_s else "")
     reporter.tell("calibrating", f"This workload is not in the profile: calibrating it now (about {about}).")
-    progress = reporter.progress(budget_s, expected_s=expected_s)
+    progress = _Tracked(reporter.progress(budget_s, expected_s=expected_s))
     try:
         prof = add_calibration(prof, workload, budget_s, progress, max_seconds=limit_s)
+    except KeyboardInterrupt:
+        progress.done("calibration stopped")
+        raise progress.interrupted("calibrating the workload") from None
     except BaseException:
         progress.done("calibration stopped")
         raise
@@ -269,7 +301,7 @@ def validate(workload: Workload, profile: Profile | str | None = None, *, device
                   "(Ctrl-C stops and compares what ran).")
     run = run_training(workload, estimator.profile.device, training_progress)
     if run.epochs_completed == 0:
-        raise UsageError("interrupted before the first epoch ended: nothing to compare.")
+        raise Interrupted("training stopped before its first epoch ended: nothing to compare")
     if run.interrupted:
         predicted = estimator.estimate(completed_workload(workload, run.epochs_completed))
     return Validation(predicted, run)

@@ -7,6 +7,7 @@ no memory and no arithmetic.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import inspect
@@ -40,8 +41,25 @@ def check_model_name(name: str) -> str:
     return name
 
 
+@contextlib.contextmanager
+def user_code(spec: str, what: str):
+    """Turn an exception raised by the user's own model code into one line naming it (the
+    traceback is there with --debug)."""
+    try:
+        yield
+    except UsageError:
+        raise
+    except Exception as exc:  # noqa: BLE001 -- any failure of the user's code is reported as such
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise UsageError(f"model {spec!r}: {what} raised {type(exc).__name__}"
+                         + (f": {message}" if message else "")
+                         + "; fix it, or check that it builds an nn.Module.", code="user-code") from exc
+
+
 def _load_callable(spec: str):
     module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise UsageError(f"model {spec!r}: give a torchvision model name or package.module:callable.")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
@@ -49,6 +67,9 @@ def _load_callable(spec: str):
             f"model {spec!r}: cannot import module {module_name!r} ({exc}); "
             "give package.module:callable importable from the current environment."
         ) from exc
+    except Exception as exc:  # noqa: BLE001 -- the user's module failed while importing
+        with user_code(spec, f"importing {module_name}"):
+            raise exc
     target = module
     for part in attr.split("."):
         target = getattr(target, part, None)
@@ -67,11 +88,16 @@ def build_model(name: str, num_classes: int, image_size: int, device=None):
     with torch.device(device or "cpu"):
         if is_custom(name):
             factory = _load_callable(name)
-            params = inspect.signature(factory).parameters
+            try:
+                params = inspect.signature(factory).parameters
+            except (TypeError, ValueError):  # a builtin without a signature
+                params = {}
             kwargs = {"num_classes": num_classes} if "num_classes" in params else {}
-            model = factory(**kwargs)
+            with user_code(name, f"{name.partition(':')[2]}({', '.join(f'{k}={v}' for k, v in kwargs.items())})"):
+                model = factory(**kwargs)
             if not isinstance(model, torch.nn.Module):
-                raise UsageError(f"model {name!r} returned {type(model).__name__}, not an nn.Module.")
+                raise UsageError(f"model {name!r} returned {type(model).__name__}, not an nn.Module.",
+                                 code="user-code")
             return model
         check_model_name(name)
         kwargs = {"weights": None, "num_classes": num_classes}
@@ -94,14 +120,19 @@ def classifier_head(model):
 def _forward_works(name: str, num_classes: int, image_size: int) -> bool:
     import torch
 
+    model = build_model(name, num_classes, image_size, device="meta")
     try:
-        model = build_model(name, num_classes, image_size, device="meta")
         model.eval()
         with torch.no_grad():
             model(torch.empty(1, 3, image_size, image_size, device="meta"))
         return True
     except (RuntimeError, ValueError, AssertionError, IndexError):
         return False
+    except Exception as exc:  # noqa: BLE001 -- only the user's own model gets here
+        if not is_custom(name):
+            raise
+        with user_code(name, f"a forward pass of {image_size}x{image_size} images"):
+            raise exc
 
 
 @functools.lru_cache(maxsize=64)

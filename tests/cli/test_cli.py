@@ -130,12 +130,16 @@ def test_profile_show_prints_the_saved_profile(capsys, saved_profile):
     assert json.loads(out)["schema_version"] == 1
 
 
-def test_profile_output_in_read_only_directory_fails_before_measuring(capsys, tmp_path, monkeypatch):
-    import os
+def test_profile_output_where_no_file_can_be_created_fails_before_measuring(capsys, tmp_path, monkeypatch):
+    import tempfile
 
-    monkeypatch.setattr(os, "access", lambda path, mode: False)  # root may write anywhere
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)  # root may write anywhere: refuse it here
     code, _, err = run(capsys, "profile", "--output", str(tmp_path / "p.json"))
-    assert code == 2 and "not writable" in err
+    assert code == 2 and "--output: cannot write" in err and "Permission denied" in err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_recommend_on_an_uncalibrated_workload_needs_a_known_model(capsys, saved_profile):
