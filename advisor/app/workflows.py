@@ -8,6 +8,7 @@ a quiet one unless they pass their own.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import time
 from dataclasses import dataclass
@@ -92,8 +93,20 @@ class _Tracked:
     def done(self, message: str = "") -> None:
         self.progress.done(message)
 
-    def interrupted(self, what: str) -> Interrupted:
-        return Interrupted(f"{what} stopped at {self.stage!r} after {time.perf_counter() - self.start:.0f} s")
+    @contextlib.contextmanager
+    def measuring(self, what: str, done: str):
+        """Close the progress line however measuring ends; Ctrl-C becomes an Interrupted that
+        says how far it got."""
+        try:
+            yield
+        except KeyboardInterrupt:
+            self.done(f"{what} stopped")
+            raise Interrupted(f"{what} stopped at {self.stage!r} after "
+                              f"{time.perf_counter() - self.start:.0f} s") from None
+        except BaseException:
+            self.done(f"{what} stopped")
+            raise
+        self.done(done)
 
 
 def _count_step(*key):
@@ -136,17 +149,10 @@ def measure_machine(workload: Workload | None = None, device: str = "auto",
     """Profile this machine (and `nproc` data-parallel processes when asked)."""
     extra = distributed_budget_s(budget_s) if nproc else 0.0
     progress = _Tracked(reporter.progress(budget_s + extra, then_s=extra))
-    try:
+    with progress.measuring("profiling", "profile measured"):
         prof = profile_machine(workload, device=device, budget_s=budget_s, progress=progress)
         if nproc:
             prof = add_distributed(prof, nproc, None, extra, progress)
-    except KeyboardInterrupt:
-        progress.done("profiling stopped")
-        raise progress.interrupted("profiling") from None
-    except BaseException:
-        progress.done("profiling stopped")
-        raise
-    progress.done("profile measured")
     return prof
 
 
@@ -231,15 +237,8 @@ def estimator_for(workload: Workload, profile: Profile | str | None = None, *, c
     about = span(expected_s) + (f" to {span(slowest_s)}" if slowest_s > 1.25 * expected_s else "")
     reporter.tell("calibrating", f"This workload is not in the profile: calibrating it now (about {about}).")
     progress = _Tracked(reporter.progress(budget_s, expected_s=expected_s))
-    try:
+    with progress.measuring("calibrating the workload", "calibrated"):
         prof = add_calibration(prof, workload, budget_s, progress, max_seconds=limit_s)
-    except KeyboardInterrupt:
-        progress.done("calibration stopped")
-        raise progress.interrupted("calibrating the workload") from None
-    except BaseException:
-        progress.done("calibration stopped")
-        raise
-    progress.done("calibrated")
     if not isinstance(profile, Profile):
         save_profile(prof, profile)
     return Estimator(prof), workload

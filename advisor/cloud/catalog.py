@@ -14,8 +14,18 @@ import re
 import tomllib
 from importlib.resources import files
 
-from advisor.cloud.records import (BILLING_RULES, INTERCONNECT_KINDS, PROVIDERS, STALE_PRICE_DAYS, Catalog,
-                                   CatalogError, GpuSpec, Interconnect, Offer, find_gpu)
+from advisor.cloud.records import (
+    BILLING_RULES,
+    INTERCONNECT_KINDS,
+    PROVIDERS,
+    STALE_PRICE_DAYS,
+    Catalog,
+    CatalogError,
+    GpuSpec,
+    Interconnect,
+    Offer,
+    find_gpu,
+)
 from advisor.cloud.schema import _err, _read_toml, check_document, parse_gpu, parse_interconnect, parse_offer
 from advisor.errors import UsageError, did_you_mean
 
