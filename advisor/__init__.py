@@ -5,13 +5,15 @@
     advisor.estimate(w).seconds                             # this machine (profiled if need be)
     advice = advisor.recommend(w)                           # here, the catalog's offers, ranked
     advice.recommendation.best, advice.to_frame()
+    advisor.load_catalog().offers_frame()                   # what `advisor catalog offers` lists
 
 Importing advisor does not import torch; measuring does (profile, on-the-spot calibration,
 validate).
 """
 
 from advisor.app.workflows import Estimator, Reporter, estimate, estimator_for, recommend, validate
-from advisor.errors import AdvisorError, RuntimeFailure, UsageError
+from advisor.cloud.catalog import load_catalog
+from advisor.errors import AdvisorError, Interrupted, RuntimeFailure, UsageError
 from advisor.model.estimate import Estimate
 from advisor.model.notes import Note
 from advisor.model.profile import Profile
@@ -56,7 +58,7 @@ def to_dataframe(estimates):
 
 
 __all__ = [
-    "AdvisorError", "Estimate", "Estimator", "Note", "Profile", "Reporter", "RuntimeFailure", "UsageError",
-    "Workload", "estimate", "estimator_for", "load_profile", "profile", "profile_machine", "recommend",
-    "save_profile", "to_dataframe", "validate",
+    "AdvisorError", "Estimate", "Estimator", "Interrupted", "Note", "Profile", "Reporter", "RuntimeFailure",
+    "UsageError", "Workload", "estimate", "estimator_for", "load_catalog", "load_profile", "profile",
+    "profile_machine", "recommend", "save_profile", "to_dataframe", "validate",
 ]

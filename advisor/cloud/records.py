@@ -128,6 +128,18 @@ class Catalog:
     def gpu(self, name: str) -> GpuSpec:
         return find_gpu(self.gpus, name)
 
+    def gpus_frame(self):
+        """The GPU datasheets, one row each, as a pandas DataFrame."""
+        import pandas as pd
+
+        return pd.DataFrame([g.to_dict() for g in self.gpus.values()])
+
+    def offers_frame(self):
+        """The offers with their hourly price, one row each, as a pandas DataFrame."""
+        import pandas as pd
+
+        return pd.DataFrame([{**o.to_dict(), "hourly_usd": o.hourly_usd()} for o in self.offers])
+
 
 def _norm(name: str) -> str:
     return "".join(ch for ch in name.lower() if ch.isalnum())

@@ -176,3 +176,14 @@ def test_the_wheel_ships_the_catalog_and_the_reference_profiles(tmp_path):
                 f"{data}/offers/colab.toml", f"{data}/offers/paperspace.toml"}
     expected |= {f"{data}/measured/{f.name}" for f in (root / data / "measured").glob("*.json")}
     assert expected <= names
+
+
+def test_the_catalog_as_dataframes_for_python_users():
+    import advisor
+
+    cat = advisor.load_catalog()
+    gpus, offers = cat.gpus_frame(), cat.offers_frame()
+    assert len(gpus) == len(cat.gpus) and "memory_bandwidth_bytes_per_s" in gpus.columns
+    assert len(offers) == len(cat.offers) and {"key", "hourly_usd", "as_of", "source"} <= set(offers.columns)
+    t4 = offers.loc[offers["key"] == "gcp:n1-standard-4-t4", "hourly_usd"].item()
+    assert t4 == next(o for o in cat.offers if o.key == "gcp:n1-standard-4-t4").hourly_usd()
