@@ -35,8 +35,9 @@ def test_a_fresh_process_calibration_comes_back_whole_with_its_progress():
     assert len(cal.train_step_seconds.values) >= 3 and cal.eval_step_seconds.median > 0
     assert cal.step_cost == cost
     assert "timing training steps" in progress.stages
-    # after its warm-up the child says how long it still takes: here, the rest of its budget
-    assert len(progress.left) == 1 and 0 < progress.left[0] <= 8
+    # after its warm-up the child says how long it still takes (the rest of its budget, or more
+    # where its fewest steps take longer on a busy machine): about what it then took
+    assert len(progress.left) == 1 and 0 < progress.left[0] <= 2 * cal.elapsed_s
 
 
 def test_a_usage_error_in_the_child_stays_a_usage_error():
