@@ -67,31 +67,6 @@ class Advice:
         return pd.DataFrame(rows)
 
 
-def reference_efficiency(references: list[Profile], catalog: Catalog, spec_id: str) -> Efficiency | None:
-    """The default efficiencies scaled to the steps a reference profile measured on a real GPU:
-    the same GPU model first, else one of the same architecture."""
-    from advisor.cloud.catalog import gpu_for_device_name
-    from advisor.predict.gpu import gpu_phase_seconds, scale_to_reference
-
-    target = catalog.gpus[spec_id]
-    candidates = []
-    for ref in references:
-        spec = gpu_for_device_name(catalog.gpus, ref.device_name)
-        cals = [c for c in ref.calibrations if c.step_cost is not None and c.key.data_source == "synthetic"]
-        if spec is None or not cals:
-            continue
-        rank = 0 if spec.id == target.id else 1 if spec.arch == target.arch else None
-        if rank is not None:
-            candidates.append((rank, spec, ref, cals))
-    if not candidates:
-        return None
-    _, spec, ref, cals = min(candidates, key=lambda c: c[0])
-    d = DEFAULT_GPU_EFFICIENCY
-    predicted = [gpu_phase_seconds(c.step_cost.train, spec, c.key.precision, d, c.key.channels_last) for c in cals]
-    return scale_to_reference(d, [c.train_step_seconds.median for c in cals], predicted,
-                                   f"scaled to {len(cals)} steps of the reference profile of {ref.device_name}")
-
-
 def advise(profile: Profile, workload: Workload, catalog: Catalog, *, providers=(), targets=(),
            spot: bool = False, objective: str = "balanced", max_cost: float | None = None,
            deadline_s: float | None = None, include_offers: bool = True,
@@ -213,7 +188,10 @@ class _Context:
     global_batch: int | None = None
 
     def efficiency(self, spec_id: str) -> Efficiency:
-        return reference_efficiency(list(self.references), self.catalog, spec_id) or DEFAULT_GPU_EFFICIENCY
+        """The step model's constants for a GPU: fitted to steady-state steps measured on an
+        H200, for every GPU (reference profiles timed a synchronisation after every step, which
+        training never does, so they no longer scale the model)."""
+        return DEFAULT_GPU_EFFICIENCY
 
 
 def _offer_option(offer: Offer, ctx: _Context) -> tuple[Option | None, str | None]:

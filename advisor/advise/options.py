@@ -76,6 +76,9 @@ class Option:
             "breakdown_seconds": e.breakdown_seconds,
             "sessions": self.sessions,
             "bound": e.bound,
+            # the steady state apart from the one-time set-up
+            "train_step_seconds": round(e.train_step_seconds, 6),
+            "setup_seconds": round(e.setup_seconds, 3),
             "notes": [n.text for n in self.all_notes],
             "note_details": [n.to_dict() for n in self.all_notes],
         }

@@ -64,10 +64,9 @@ def spot_calibration_seconds(estimator, workload: Workload, budget_s: float) -> 
     if slowdown is not None:
         dtype = MATMUL_DTYPE[workload.precision]
         raise UsageError(
-            f"--precision {workload.precision}: this machine's {dtype} matrix multiplies ran {slowdown:.0f}x "
-            f"slower than fp32 ones (no {dtype} arithmetic), so calibrating it would take very long; "
-            "train here in another precision, or pass --no-calibrate to scale instead (other "
-            "hardware is predicted the same way either way).")
+            f"precision {workload.precision}: this machine's {dtype} matrix multiplies ran {slowdown:.0f}x "
+            f"slower than fp32 ones (no {dtype} arithmetic), so calibrating it would take very long.",
+            code="emulated-precision")
     expected_s = slowest_s = budget_s
     try:  # the scaled estimate's step times say how long the calibration's fewest steps take
         guess = estimator.estimate(workload)

@@ -231,7 +231,15 @@ def estimator_for(workload: Workload, profile: Profile | str | None = None, *, c
         check_scaled_workload(prof, workload)
         return estimator, workload
     check_workload_runs(workload)  # a misspelt model or a missing folder fails before any promise
-    expected_s, slowest_s, limit_s = spot_calibration_seconds(estimator, workload, budget_s)
+    try:
+        expected_s, slowest_s, limit_s = spot_calibration_seconds(estimator, workload, budget_s)
+    except UsageError as exc:
+        if exc.code != "emulated-precision":
+            raise
+        # other hardware is predicted the same either way: scale this machine instead of refusing
+        reporter.tell("scaling", f"Not calibrating here: {exc} This machine's estimate is scaled instead; "
+                      "other hardware is predicted as usual.")
+        return estimator, workload
     from advisor.model.units import span
 
     about = span(expected_s) + (f" to {span(slowest_s)}" if slowest_s > 1.25 * expected_s else "")

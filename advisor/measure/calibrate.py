@@ -36,6 +36,8 @@ MIN_TRAIN_STEPS, MIN_EVAL_STEPS, MIN_FROZEN_STEPS = 3, 3, 2
 # tenth of a second is too short for the steady state of a fast GPU (docs/method.md)
 MIN_PHASE_SHARE = 0.1
 WARMUP_TRAIN_STEPS = {"cpu": 2, "cuda": 3}
+# steps a GPU sample averages between two synchronisations: the host queues ahead as in training
+GPU_WINDOW_STEPS = 10
 WARMUP_EVAL_STEPS = {"cpu": 1, "cuda": 2}
 Progress = Callable[[str, float], None]  # (what is being measured, fraction of the budget used)
 
@@ -224,8 +226,9 @@ def _calibrate_once(w: Workload, device: str, budget_s: float, progress: Progres
     say("timing training steps", used())
     least = MIN_PHASE_SHARE * budget_s
     usage = None if cuda else cpu_usage()
+    window = GPU_WINDOW_STEPS if cuda else 1  # a CPU step ends when its last op does
     train = time_steps(step, sync, timer, min_n=MIN_TRAIN_STEPS, max_n=200, deadline=deadline["train"],
-                        min_seconds=least)
+                       min_seconds=least, window=window)
     kernel_share, faulted = kernel_usage(usage, None if usage is None else cpu_usage(), len(train))
     train_samples = Samples(tuple(train))
 
@@ -241,7 +244,7 @@ def _calibrate_once(w: Workload, device: str, budget_s: float, progress: Progres
     eval_step = lambda: trainer.eval_step(x)  # noqa: E731
     warm_eval = timed(eval_step, sync, timer, WARMUP_EVAL_STEPS["cuda" if cuda else "cpu"])
     evals = time_steps(eval_step, sync, timer, min_n=MIN_EVAL_STEPS, max_n=200, deadline=deadline["eval"],
-                        min_seconds=least)
+                       min_seconds=least, window=window)
     if n := shapes["eval"]:
         new_shape_eval = first_run_excess(lambda: trainer.eval_step(x[:n]), sync, timer)
 
@@ -249,7 +252,7 @@ def _calibrate_once(w: Workload, device: str, budget_s: float, progress: Progres
     trainer.set_frozen(True)
     frozen_first = timed(lambda: trainer.train_step(x, y), sync, timer, 1)[0]
     frozen = time_steps(lambda: trainer.train_step(x, y), sync, timer, min_n=MIN_FROZEN_STEPS, max_n=100,
-                         deadline=deadline["frozen"], min_seconds=least)
+                        deadline=deadline["frozen"], min_seconds=least, window=window)
     trainer.set_frozen(False)
     frozen_first_overhead = max(0.0, frozen_first - Samples(tuple(frozen)).median)
 

@@ -16,6 +16,11 @@ from __future__ import annotations
 
 from advisor.model.cost import CONV_OPS, MATMUL_OPS, OpBin, PhaseCost, StepCost, intensity_bin
 
+# Ops that reach the dispatcher but launch no kernel and move no data: allocations, and reshapes
+# that return a new tensor over the same storage (their schema does not say it is a view).
+NO_KERNEL_OPS = frozenset({"empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided",
+                           "_unsafe_view", "_reshape_alias", "lift_fresh"})
+
 
 def _conv_backward_flops(grad_out, x, weight, _bias_sizes, _stride, _padding, _dilation,
                          transposed, _output_padding, _groups, output_mask) -> float:
@@ -50,6 +55,10 @@ def _counting_mode():
             schema = func._schema
             if schema.returns and all(r.alias_info is not None for r in schema.returns):
                 return out  # views move no data
+            name = packet.__name__
+            if name in NO_KERNEL_OPS:  # dispatched (host time), but no kernel and no traffic
+                self.ops.append(("memory", name, 0.0, 0.0))
+                return out
             tensors = [t for t in tree_flatten((args, kwargs, out))[0] if isinstance(t, torch.Tensor)]
             nbytes = float(sum(t.numel() * t.element_size() for t in tensors))
             flops = 0.0
@@ -57,7 +66,6 @@ def _counting_mode():
                 flops = _conv_backward_flops(*args)
             elif packet in flop_registry:
                 flops = float(flop_registry[packet](*args, **kwargs, out_val=out))
-            name = packet.__name__
             cls = "conv" if name in CONV_OPS else "matmul" if name in MATMUL_OPS else "memory"
             if cls == "memory" and not flops:
                 # elementwise work: about one operation per output element

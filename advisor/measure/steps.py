@@ -55,11 +55,15 @@ def first_run_excess(step: Callable[[], None], sync: Callable[[], None], timer) 
 
 
 def time_steps(step: Callable[[], None], sync: Callable[[], None], timer, *, min_n: int,
-                max_n: int, deadline: float, min_seconds: float = 0.0) -> list[float]:
+               max_n: int, deadline: float, min_seconds: float = 0.0, window: int = 1) -> list[float]:
     """Timed steps until the deadline, or earlier once the median is known within about 2 % from
     ten samples spread over at least half of the time the phase has and over `min_seconds`. Past
-    the deadline, still `min_n` steps, and more until the steps timed add up to `min_seconds` (at
-    most `max_n`).
+    the deadline, still `min_n` samples, and more until the steps timed add up to `min_seconds`
+    (at most `max_n` samples).
+
+    Each sample is the mean step of a window of `window` steps between two synchronisations, as
+    training runs them: on a GPU the host queues the next step's kernels while the device runs
+    this one's, and a synchronisation after every step would add the host's time to the device's.
 
     Why the spread: a shared machine's speed changes in bursts of seconds, so steps timed close
     together agree with each other more than with the rest of a run.
@@ -68,9 +72,10 @@ def time_steps(step: Callable[[], None], sync: Callable[[], None], timer, *, min
     first = timer()
     while len(times) < max_n:
         start = timer()
-        step()
+        for _ in range(window):
+            step()
         sync()
-        times.append(timer() - start)
+        times.append((timer() - start) / window)
         if len(times) >= min_n:
             now = timer()
             if now >= deadline and sum(times) >= min_seconds:

@@ -39,6 +39,19 @@ class Estimate:
         return d
 
     @property
+    def train_step_seconds(self) -> float:
+        """A steady training step (each rank's, for data-parallel runs)."""
+        ranks = self.parallel["world"] if self.parallel else 1
+        return ranks * self.workload.batch_size / self.train_images_per_s if self.train_images_per_s else 0.0
+
+    @property
+    def setup_seconds(self) -> float:
+        """What the run pays once, or once an epoch, beyond its steady steps: the first steps
+        (autotuning, allocator, new batch shapes) and the loaders' start."""
+        b = self.breakdown_seconds
+        return b.get("first_steps_overhead", 0.0) + b.get("loader_start", 0.0)
+
+    @property
     def bound(self) -> str:
         """What limits a training step, in the words of the tables: compute, memory, host or data."""
         return BOUNDS.get(self.bottleneck, self.bottleneck)

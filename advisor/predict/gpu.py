@@ -1,18 +1,24 @@
-"""Predicting a training step on hardware that is not here. Pure: no torch, no I/O.
+"""Predicting a training step on a GPU that is not here. Pure: no torch, no I/O.
 
-The workload's counted work (opcount: FLOPs and bytes per op, binned by class and arithmetic
-intensity) is timed on the target's datasheet with a roofline: each bin is bound by arithmetic at
-the peak of the path its precision takes (TF32/FP16/BF16 tensor cores or plain FP32), by memory
-bandwidth, or by the host's per-op dispatch and launch cost, whichever is longest. The fractions
-of the peaks that real training reaches (`Efficiency`) are fitted, not assumed: from reference
-profiles measured on real GPUs when there are some, else from public ResNet-50 throughputs
-(benchmarks/cross_hardware.py fits and cross-validates them).
+A step has two sides that run at once. The host (Python, autograd, the dispatcher) issues each
+op and launches its kernel, asynchronously; the device runs the kernels. The step takes about
+the longer of the two: the host where kernels are small (small batches, small images, many small
+ops, fast GPUs), the device where they are large.
+
+- Device: the workload's counted work (advisor.measure.opcount: FLOPs and bytes per op, binned by
+  class and arithmetic intensity) on the target's datasheet. Each bin is bound by arithmetic, at
+  the peak of the path its precision takes (TF32 convolutions but FP32 matmuls under PyTorch's
+  default fp32; FP16/BF16 tensor cores under autocast), or by memory bandwidth; matmuls and
+  convolutions of low intensity reach less of their peak. Each kernel adds a fixed cost.
+- Host: a cost per dispatched op and per step; autocast adds cast ops per matmul and convolution.
+
+The constants (`Efficiency`) are fitted by benchmarks/gpu_step_model.py to steady-state training
+throughput measured on an H200, and scored there leave-one-model-out.
 """
 
 from __future__ import annotations
 
-import statistics
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from advisor.cloud.catalog import GpuSpec
 from advisor.model.cost import COMPUTE_CLASSES, PhaseCost
@@ -21,29 +27,58 @@ from advisor.model.notes import Note, warning
 
 @dataclass(frozen=True)
 class Efficiency:
-    """Fractions of datasheet peaks a training step reaches, and the per-op host cost."""
+    """The step model's constants: fractions of datasheet peaks real training reaches, and what
+    the host and each kernel cost. Model constants rather than physical efficiencies: they absorb
+    counting conventions (every op's inputs and outputs counted as traffic, no fusion)."""
 
-    tensor: float  # of the tensor-core peak (TF32, FP16, BF16)
+    conv_tensor: float  # of the tensor-core peak, convolutions (cuDNN)
+    matmul_tensor: float  # of the tensor-core peak, matmuls (cuBLAS)
     simt: float  # of the plain FP32 peak
     memory: float  # of the memory bandwidth
-    launch_s: float  # seconds of host time per op (Python, dispatcher, kernel launch)
-    source: str = ""
+    half_intensity: float  # FLOPs per byte at which a matmul or convolution reaches half its rate
+    kernel_s: float  # device time per kernel beyond its work (launch, ramp, tail)
+    host_op_s: float  # host time per dispatched op (Python, autograd, dispatcher, launch)
+    host_step_s: float  # host time per training step beyond its ops (optimizer, autograd engine)
+    overlap: float  # exponent of the soft maximum of host and device time: larger, closer to max
+    cast_ops: float  # ops autocast adds per forward matmul or convolution (casts and their grads)
     # extra traffic of 16-bit tensor-core convolutions on NCHW tensors, in multiples of what the
     # convolution itself moves (see NCHW transposes below)
     nchw_transpose: float = 0.0
+    source: str = ""
 
 
-# Fitted by benchmarks/cross_hardware.py to public ResNet-50 training throughputs (its
-# leave-one-GPU-out cross-validation is in benchmarks/results/cross_hardware.md). The fitted
-# values absorb counting conventions (every op's inputs and outputs counted as memory traffic, no
-# fusion or caching), so they are model constants rather than physical efficiencies. The host
-# time per op (launch_s) was fitted to a reference GPU's steps (docs/method.md).
-DEFAULT_GPU_EFFICIENCY = Efficiency(tensor=0.6, simt=1.0, memory=0.4, launch_s=60e-6,
-                                    source="fitted to public ResNet-50 throughputs",
-                                    nchw_transpose=1.0)
-# Where measured times fell around the predictions, leave-one-GPU-out and on models not fitted to
-# (docs/method.md).
+# Fitted by benchmarks/gpu_step_model.py to the steady-state steps of 8 models on an H200
+# (benchmarks/results/gpu_step_model.md has the fit and its leave-one-model-out scores). The host
+# figures are that machine's (a 16-vCPU Xeon); other hosts are assumed alike.
+DEFAULT_GPU_EFFICIENCY = Efficiency(
+    conv_tensor=0.31, matmul_tensor=1.0, simt=1.0, memory=1.0, half_intensity=186.0, kernel_s=0.0,
+    host_op_s=30e-6, host_step_s=1.4e-3, overlap=1.3, cast_ops=2.4, nchw_transpose=0.0,
+    source="step model fitted to an H200's steady-state training steps")
+# Where measured times fell around the predictions (docs/method.md).
 GPU_BAND = (0.6, 1.75)
+
+
+@dataclass(frozen=True)
+class StepParts:
+    """One phase of a step on a GPU: the device's time by what bounds it, and the host's."""
+
+    compute_s: float  # kernels bound by arithmetic
+    memory_s: float  # kernels bound by bandwidth (NCHW transposes included)
+    kernels_s: float  # the fixed cost of every kernel
+    host_s: float  # issuing the ops
+    seconds: float  # the step, host and device overlapping
+
+    @property
+    def device_s(self) -> float:
+        return self.compute_s + self.memory_s + self.kernels_s
+
+    @property
+    def bound(self) -> str:
+        """"host" where issuing the ops takes longer than running them, else "compute" or
+        "memory", whichever takes most of the device's time."""
+        if self.host_s >= self.device_s:
+            return "host"
+        return "compute" if self.compute_s >= self.memory_s + self.kernels_s else "memory"
 
 
 @dataclass(frozen=True)
@@ -98,32 +133,54 @@ def compute_path(spec: GpuSpec, op_class: str, precision: str) -> tuple[ComputeP
 HALF_PRECISIONS = frozenset({"amp-fp16", "amp-bf16"})
 
 
-def gpu_phase_breakdown(cost: PhaseCost, spec: GpuSpec, precision: str, eff: Efficiency,
-                        channels_last: bool = False) -> dict[str, float]:
-    """Roofline time of one phase of a step on `spec`: each bin's device time bound by
-    "compute" (arithmetic) or "memory" (bandwidth), and "other", the host time per op beyond
-    the device's. The host issues kernels asynchronously, so its time shows only where it
-    exceeds what the device has queued: small batches, fast GPUs."""
-    parts = {"compute": 0.0, "memory": 0.0, "other": 0.0}
+def gpu_phase(cost: PhaseCost, spec: GpuSpec, precision: str, eff: Efficiency, *,
+              channels_last: bool = False, cast_ops: float = 0.0, training: bool = True) -> StepParts:
+    """One phase of a step on `spec`. `cast_ops`: ops autocast adds to this phase (the caller
+    counts them from the forward's matmuls and convolutions); `training`: whether the phase pays
+    the per-step host cost of backward and the optimizer."""
+    compute = memory = kernels = 0.0
     bandwidth = spec.memory_bandwidth_bytes_per_s * eff.memory
     transposes = not channels_last and precision in HALF_PRECISIONS
     for b in cost.bins:
+        if b.flops <= 0 and b.bytes <= 0:
+            continue  # allocations and reshapes: dispatched, but no kernel
         path, _ = compute_path(spec, b.op_class, precision)
-        rate = path.peak_flops_per_s * (eff.tensor if path.tensor else eff.simt)
-        times = {"compute": b.flops / rate, "memory": b.bytes / bandwidth}
-        bound = max(times, key=times.get)
-        parts[bound] += times[bound]
-        if transposes and path.tensor and b.op_class == "conv":
-            parts["memory"] += eff.nchw_transpose * b.bytes / bandwidth
-    host = sum(b.ops for b in cost.bins) * eff.launch_s
-    parts["other"] = max(0.0, host - parts["compute"] - parts["memory"])
-    return parts
+        rate = path.peak_flops_per_s * (_tensor_share(eff, b.op_class) if path.tensor else eff.simt)
+        if b.op_class in COMPUTE_CLASSES and b.bytes > 0:
+            intensity = b.flops / b.bytes
+            rate *= intensity / (intensity + eff.half_intensity)
+        moved = b.bytes * (1 + eff.nchw_transpose) if transposes and path.tensor and b.op_class == "conv" else b.bytes
+        arithmetic, traffic = b.flops / rate, moved / bandwidth
+        if arithmetic >= traffic:
+            compute += arithmetic
+        else:
+            memory += traffic
+        kernels += b.ops * eff.kernel_s
+    host = eff.host_op_s * (cost.ops + cast_ops) + (eff.host_step_s if training else 0.0)
+    device = compute + memory + kernels
+    top = max(host, device)
+    seconds = top * ((host / top) ** eff.overlap + (device / top) ** eff.overlap) ** (1 / eff.overlap) if top else 0.0
+    return StepParts(compute, memory, kernels, host, seconds)
+
+
+def _tensor_share(eff: Efficiency, op_class: str) -> float:
+    return eff.conv_tensor if op_class == "conv" else eff.matmul_tensor
+
+
+def autocast_ops(forward: PhaseCost, precision: str, eff: Efficiency) -> float:
+    """Ops autocast adds to a training step: casts of each forward matmul's and convolution's
+    inputs, and their gradients."""
+    if precision not in HALF_PRECISIONS:
+        return 0.0
+    compute_ops = sum(b.ops for b in forward.bins if b.op_class in COMPUTE_CLASSES)
+    return eff.cast_ops * compute_ops
 
 
 def gpu_phase_seconds(cost: PhaseCost, spec: GpuSpec, precision: str, eff: Efficiency,
-                      channels_last: bool = False) -> float:
-    """Roofline time of one phase of a step on `spec`."""
-    return sum(gpu_phase_breakdown(cost, spec, precision, eff, channels_last).values())
+                      channels_last: bool = False, cast_ops: float = 0.0, training: bool = True) -> float:
+    """One phase of a step on `spec`, in seconds."""
+    return gpu_phase(cost, spec, precision, eff, channels_last=channels_last, cast_ops=cast_ops,
+                     training=training).seconds
 
 
 def precision_notes(spec: GpuSpec, precision: str) -> list[Note]:
@@ -133,13 +190,3 @@ def precision_notes(spec: GpuSpec, precision: str) -> list[Note]:
         if text and all(n.text != text for n in notes):
             notes.append(warning("precision-path", text))
     return notes
-
-
-def scale_to_reference(eff: Efficiency, measured_s: list[float], predicted_s: list[float],
-                       source: str) -> Efficiency:
-    """`eff` slowed (or sped up) by the median ratio of a reference GPU's measured step times to
-    what `eff` predicts for them: every bound of the roofline scales alike, so the step does
-    (fitting each efficiency to the reference's profiler split did worse; docs/method.md)."""
-    ratio = statistics.median(m / p for m, p in zip(measured_s, predicted_s))
-    return replace(eff, tensor=eff.tensor / ratio, simt=eff.simt / ratio, memory=eff.memory / ratio,
-                   launch_s=eff.launch_s * ratio, source=f"{source}: {1 / ratio:.2f}x the default speed")

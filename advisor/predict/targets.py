@@ -1,6 +1,6 @@
 """Estimates on hardware that is not here: a GPU from the catalog, or a cloud CPU. Pure.
 
-GPU targets are timed by the cross-hardware roofline (crosshw.py) over the workload's counted
+GPU targets are timed by the step model (advisor.predict.gpu) over the workload's counted
 work; cloud CPUs are scaled from this machine's measured CPU calibration by vCPU count. Both
 return the same Estimate as the local machine, so options compare like with like.
 """
@@ -21,8 +21,8 @@ from advisor.predict.gpu import (
     GPU_BAND,
     HALF_PRECISIONS,
     Efficiency,
-    gpu_phase_breakdown,
-    gpu_phase_seconds,
+    autocast_ops,
+    gpu_phase,
     precision_notes,
 )
 from advisor.predict.loader import DEFAULT_DECODE_IMAGES_PER_S, loader_images_per_s
@@ -52,12 +52,21 @@ def gpu_estimate(workload: Workload, cost: StepCost, spec: GpuSpec, eff: Efficie
     prec = workload.precision
     b = workload.batch_size
     nhwc = workload.channels_last
-    parts = {phase: gpu_phase_breakdown(getattr(cost, phase), spec, prec, eff, nhwc)
-             for phase in ("train", "eval", "frozen")}
-    steps = {phase: sum(p.values()) for phase, p in parts.items()}
+    casts = autocast_ops(cost.eval, prec, eff)
+
+    def phase(name: str, channels_last: bool = nhwc):
+        return gpu_phase(getattr(cost, name), spec, prec, eff, channels_last=channels_last,
+                         cast_ops=casts / 2 if name == "eval" else casts, training=name != "eval")
+
+    parts = {name: phase(name) for name in ("train", "eval", "frozen")}
+    steps = {name: p.seconds for name, p in parts.items()}
     notes = precision_notes(spec, prec)
-    notes.append(info("gpu-basis", f"predicted from {spec.name} specifications ({eff.source})"))
-    with_nhwc = gpu_phase_seconds(cost.train, spec, prec, eff, channels_last=True) \
+    train = parts["train"]
+    notes.append(info("gpu-basis", f"predicted from {spec.name} specifications ({eff.source}): a step of "
+                      f"{1000 * train.seconds:.1f} ms, {train.bound}-bound (device {1000 * train.device_s:.1f} ms, "
+                      f"host {1000 * train.host_s:.1f} ms, assuming a host that issues an op in "
+                      f"{1e6 * eff.host_op_s:.0f} µs)"))
+    with_nhwc = phase("train", channels_last=True).seconds \
         if not nhwc and prec in HALF_PRECISIONS else steps["train"]
     if with_nhwc < 0.95 * steps["train"]:
         notes.append(tip("channels-last", "16-bit convolutions on NCHW tensors transpose their activations: "
@@ -91,9 +100,13 @@ def gpu_estimate(workload: Workload, cost: StepCost, spec: GpuSpec, eff: Efficie
         notes.append(warning("vcpus-unknown", "the offer's vCPU count is not published: JPEG decoding is not included"))
     else:
         notes.append(info("vcpus-unknown", "vCPUs not published: whether JPEG decoding would keep up is unknown"))
-    train_parts = parts["train"]
-    total = sum(train_parts.values()) or 1.0
-    split = {k: v / total for k, v in train_parts.items()}
+    # the step's time by what bounds it, as a calibration's profiler split has it: "other" is the
+    # host's time beyond the device's
+    step_s = train.seconds or 1.0
+    device_share = train.device_s / step_s
+    split = {"compute": train.compute_s / step_s, "memory": (train.memory_s + train.kernels_s) / step_s,
+             "other": max(0.0, 1.0 - device_share)} if train.bound != "host" else \
+        {"compute": 0.0, "memory": 0.0, "other": 1.0}
     peak = training_memory_bytes(cost, local, b, prec)
     usable = spec.vram_bytes - CUDA_CONTEXT_BYTES
     if peak is not None and peak > usable:

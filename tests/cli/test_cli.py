@@ -30,8 +30,15 @@ def test_recommend_json_contract(capsys, saved_profile):
     assert local["accelerator"] == "CPU" and local["cost_usd"] is None
     for option in payload["options"]:
         for key in ("id", "provider", "accelerator", "count", "seconds", "seconds_low", "seconds_high",
-                    "train_images_per_s", "cost_usd", "fits_memory", "bottleneck", "notes"):
+                    "train_images_per_s", "cost_usd", "fits_memory", "bottleneck", "notes", "bound",
+                    "train_step_seconds", "setup_seconds", "note_details"):
             assert key in option, (option["id"], key)
+        # the steady step apart from the one-time set-up
+        ranks = (option["parallel"] or {}).get("world", 1)
+        assert option["train_step_seconds"] == pytest.approx(
+            ranks * option["per_gpu_batch"] / option["train_images_per_s"], rel=1e-3)
+        b = option["breakdown_seconds"]
+        assert option["setup_seconds"] == pytest.approx(b["first_steps_overhead"] + b["loader_start"], abs=2e-3)
         assert option["seconds_low"] <= option["seconds"] <= option["seconds_high"]
     providers = {o["provider"] for o in payload["options"]}
     assert {"this machine", "Google Colab", "Google Cloud Compute Engine", "Paperspace"} <= providers
@@ -305,7 +312,7 @@ def test_channels_last_is_part_of_the_workload(capsys, saved_profile):
     assert "fp32, channels_last," in out
 
 
-def test_fp16_on_a_cpu_without_fp16_arithmetic_is_not_calibrated_on_the_spot(capsys, tmp_path):
+def test_fp16_on_a_cpu_without_fp16_arithmetic_is_scaled_here_not_calibrated(capsys, tmp_path):
     from dataclasses import replace
 
     from advisor.model.stats import Samples
@@ -314,12 +321,16 @@ def test_fp16_on_a_cpu_without_fp16_arithmetic_is_not_calibrated_on_the_spot(cap
     slow_fp16 = {"fp32": Samples((200e9,)), "fp16": Samples((2e9,))}
     prof = replace(prof, microbenchmarks=replace(prof.microbenchmarks, matmul_flops_per_s=slow_fp16))
     saved = str(save_profile(prof, tmp_path / "p.json"))
+    before = (tmp_path / "p.json").read_bytes()
+    # no flag needed to ask about a GPU: this machine is scaled, and says why, the GPU predicted
     code, out, err = run(capsys, "recommend", "--dataset-size", "1000", "--precision", "amp-fp16",
-                         "--profile", saved, "--local-only")
-    assert code == 2 and "100x slower than fp32" in err and "--no-calibrate" in err
-    assert len(err.strip().splitlines()) == 1
+                         "--profile", saved, "--local-only", "--target", "H200", "--format", "json")
+    assert code == 0, err
+    assert "100x slower than fp32" in err and "scaled instead" in err and len(err.strip().splitlines()) == 1
+    local, h200 = sorted(json.loads(out)["options"], key=lambda o: o["id"])
+    assert local["basis"] == "scaled" and any("no hardware arithmetic" in n for n in local["notes"])
+    assert h200["id"] == "target:h200" and h200["basis"] == "predicted"
+    assert (tmp_path / "p.json").read_bytes() == before  # nothing calibrated, nothing saved
     code, out, err = run(capsys, "recommend", "--dataset-size", "1000", "--precision", "amp-fp16",
                          "--profile", saved, "--local-only", "--no-calibrate", "--format", "json")
-    assert code == 0, err
-    (local,) = json.loads(out)["options"]
-    assert any("no hardware arithmetic" in n for n in local["notes"])
+    assert code == 0 and err == "", err

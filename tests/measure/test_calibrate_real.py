@@ -263,3 +263,13 @@ def test_new_batch_shapes_stand_for_a_partial_batch_the_full_batch_and_a_partial
     assert new_shape_sizes(4) == {"partial": 3, "aligned": 2, "eval": None}
     assert new_shape_sizes(2) == {"partial": None, "aligned": None, "eval": 1}
     assert new_shape_sizes(1) == {"partial": None, "aligned": None, "eval": None}
+
+
+def test_gpu_steps_are_timed_in_windows_between_two_synchronisations():
+    syncs, steps = [], []
+    clock = FakeClock(0.1)
+    times = time_steps(lambda: steps.append(1), lambda: syncs.append(1), clock, min_n=4, max_n=10,
+                       deadline=0.0, window=5)
+    # four samples of five steps each, one synchronisation a window, each sample a step's mean
+    assert len(times) == 4 and len(steps) == 20 and len(syncs) == 4
+    assert times == pytest.approx([0.1 / 5] * 4)

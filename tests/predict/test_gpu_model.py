@@ -1,10 +1,17 @@
-"""Cross-hardware prediction: precision semantics, the roofline and the input pipeline."""
+"""The GPU step model: precision paths, device and host time, how steps follow batch and precision."""
 
 import pytest
 
 from advisor.cloud.catalog import load_catalog
 from advisor.model.cost import OpBin, PhaseCost
-from advisor.predict.gpu import DEFAULT_GPU_EFFICIENCY, Efficiency, compute_path, gpu_phase_breakdown, gpu_phase_seconds
+from advisor.predict.gpu import (
+    DEFAULT_GPU_EFFICIENCY,
+    Efficiency,
+    autocast_ops,
+    compute_path,
+    gpu_phase,
+    gpu_phase_seconds,
+)
 from advisor.predict.loader import loader_images_per_s
 
 GPUS = load_catalog().gpus
@@ -30,42 +37,102 @@ def test_unsupported_precisions_say_so():
     assert "no tensor cores" in compute_path(GPUS["p100"], "conv", "amp-fp16")[1]
 
 
-EFF = Efficiency(tensor=0.5, simt=0.5, memory=0.5, launch_s=1e-5)
+# plain constants, so that each term can be checked by hand: half of every peak, no intensity
+# penalty, no kernel cost, a host that takes 10 µs an op and nothing per step, a hard maximum
+EFF = Efficiency(conv_tensor=0.5, matmul_tensor=0.5, simt=0.5, memory=0.5, half_intensity=0.0, kernel_s=0.0,
+                 host_op_s=1e-5, host_step_s=0.0, overlap=1e6, cast_ops=0.0)
+A100 = GPUS["a100-40gb"]  # 156 TFLOPS TF32, 19.5 FP32, 1555 GB/s
 
 
-def test_each_bin_is_bound_by_flops_or_bytes_and_the_step_by_the_host_where_it_is_slower():
-    a100 = GPUS["a100-40gb"]  # 156 TFLOPS TF32, 1555 GB/s
+def test_each_bin_is_bound_by_arithmetic_or_traffic_and_the_step_by_the_slower_of_host_and_device():
     cost = PhaseCost((
         OpBin("conv", 10, 78e12 * 0.01, 1e6, 1),  # 0.01 s of arithmetic at half of TF32 peak
         OpBin("memory", -4, 1e6, 777.5e9 * 0.02, 1),  # 0.02 s of traffic at half the bandwidth
-        OpBin("memory", -4, 10, 100, 1000),  # 1000 tiny ops: 0.01 s of host time
+        OpBin("memory", -4, 0.0, 0.0, 998),  # allocations and reshapes: host time, no kernel
     ))
-    parts = gpu_phase_breakdown(cost, a100, "fp32", EFF)
-    assert parts["compute"] == pytest.approx(0.01)
-    assert parts["memory"] == pytest.approx(0.02)
-    assert parts["other"] == 0.0  # the host's 0.01 s hides behind 0.03 s of device work
-    assert gpu_phase_seconds(cost, a100, "fp32", EFF) == pytest.approx(0.03)
-    # the host issues 5000 ops (0.05 s) for the same device work: the GPU waits 0.02 s
-    busy = PhaseCost(cost.bins[:2] + (OpBin("memory", -4, 10, 100, 4998),))
-    assert gpu_phase_breakdown(busy, a100, "fp32", EFF)["other"] == pytest.approx(0.02)
-    assert gpu_phase_seconds(busy, a100, "fp32", EFF) == pytest.approx(0.05)
+    parts = gpu_phase(cost, A100, "fp32", EFF)
+    assert parts.compute_s == pytest.approx(0.01) and parts.memory_s == pytest.approx(0.02)
+    assert parts.host_s == pytest.approx(0.01) and parts.seconds == pytest.approx(0.03)
+    assert parts.bound == "memory"
+    # the host issues 5000 ops (0.05 s) for the same device work: the GPU waits
+    busy = PhaseCost(cost.bins[:2] + (OpBin("memory", -4, 0.0, 0.0, 4998),))
+    assert gpu_phase(busy, A100, "fp32", EFF).seconds == pytest.approx(0.05)
+    assert gpu_phase(busy, A100, "fp32", EFF).bound == "host"
+
+
+def test_host_and_device_overlap_less_than_fully_near_the_crossover():
+    cost = PhaseCost((OpBin("conv", 10, 78e12 * 0.01, 1e6, 1), OpBin("memory", -4, 0.0, 0.0, 999)))
+    soft = Efficiency(**{**EFF.__dict__, "overlap": 2.0})
+    # 0.01 s on each side: a hard maximum says 0.01 s, the soft one sqrt(2) x that
+    assert gpu_phase_seconds(cost, A100, "fp32", EFF) == pytest.approx(0.01)
+    assert gpu_phase_seconds(cost, A100, "fp32", soft) == pytest.approx(0.01 * 2 ** 0.5)
+
+
+def test_kernels_cost_time_of_their_own_and_low_intensity_slows_arithmetic():
+    cost = PhaseCost((OpBin("conv", 6, 78e12 * 0.01, 78e12 * 0.01 / 64, 100),))  # 64 FLOPs a byte
+    slow = Efficiency(**{**EFF.__dict__, "kernel_s": 1e-5, "half_intensity": 64.0})
+    parts = gpu_phase(cost, A100, "fp32", slow)
+    assert parts.compute_s == pytest.approx(0.02)  # half the rate at the half intensity
+    assert parts.kernels_s == pytest.approx(1e-3)
+
+
+def _resnet_like(batch: int) -> PhaseCost:
+    """A resnet34-like training step: per image 22 GFLOPs of convolutions and 170 MB of
+    traffic, 250 ops."""
+    return PhaseCost((OpBin("conv", 6, 0.0, 0.0, 80, 22e9, 22e9 / 200),
+                      OpBin("memory", -3, 0.0, 0.0, 170, 1e7, 6e7))).at_batch(batch)
+
+
+# a GPU step model as fitted: 30 µs an op on the host, 1 ms a step, a soft maximum
+FITTED = Efficiency(conv_tensor=0.3, matmul_tensor=0.6, simt=0.8, memory=1.0, half_intensity=100.0,
+                    kernel_s=2e-6, host_op_s=30e-6, host_step_s=1e-3, overlap=2.0, cast_ops=2.0)
+
+
+def test_throughput_grows_with_the_batch_until_the_gpu_saturates():
+    h100 = GPUS["h100-sxm"]
+    rate = {b: b / gpu_phase_seconds(_resnet_like(b), h100, "fp32", FITTED) for b in (4, 8, 256, 512)}
+    assert rate[8] / rate[4] > 1.7  # host-bound: a bigger batch costs almost nothing
+    assert rate[512] / rate[256] < 1.1  # device-bound: twice the batch, about twice the time
+    assert gpu_phase(_resnet_like(4), h100, "fp32", FITTED).bound == "host"
+    assert gpu_phase(_resnet_like(512), h100, "fp32", FITTED).bound == "compute"
+
+
+def test_pytorch_fp32_runs_convolutions_in_tf32_but_matmuls_in_fp32():
+    conv = PhaseCost((OpBin("conv", 8, 1e12, 1e9, 10),))
+    matmul = PhaseCost((OpBin("matmul", 8, 1e12, 1e9, 10),))
+    t = {(name, p): gpu_phase_seconds(c, A100, p, EFF, training=False)
+         for name, c in (("conv", conv), ("matmul", matmul)) for p in ("fp32", "tf32", "fp32-strict")}
+    assert t["conv", "fp32"] == t["conv", "tf32"] < t["conv", "fp32-strict"]
+    assert t["matmul", "fp32"] == t["matmul", "fp32-strict"] == pytest.approx(8 * t["matmul", "tf32"])
+
+
+def test_autocast_adds_host_ops_for_each_forward_matmul_and_convolution():
+    forward = PhaseCost((OpBin("conv", 8, 1e9, 1e7, 30), OpBin("matmul", 8, 1e9, 1e7, 2),
+                         OpBin("memory", -3, 1e6, 1e7, 60)))
+    eff = Efficiency(**{**EFF.__dict__, "cast_ops": 2.0})
+    assert autocast_ops(forward, "amp-bf16", eff) == 64 and autocast_ops(forward, "fp32", eff) == 0
+    tiny = PhaseCost((OpBin("conv", 8, 1e3, 1e2, 300),))  # host-bound: casts are pure cost
+    assert gpu_phase_seconds(tiny, A100, "amp-bf16", eff, cast_ops=64) > gpu_phase_seconds(tiny, A100, "fp32", eff)
 
 
 def test_16_bit_convolutions_on_nchw_tensors_pay_their_transposes():
-    a100 = GPUS["a100-40gb"]
-    cost = PhaseCost((OpBin("conv", 10, 1e12, 777.5e9 * 0.01, 10),))  # 0.01 s of traffic at half the bandwidth
-    eff = Efficiency(tensor=0.5, simt=0.5, memory=0.5, launch_s=0.0, nchw_transpose=0.75)
-    nchw = gpu_phase_breakdown(cost, a100, "amp-fp16", eff)
-    nhwc = gpu_phase_breakdown(cost, a100, "amp-fp16", eff, channels_last=True)
-    assert nchw["memory"] - nhwc["memory"] == pytest.approx(0.0075)
+    cost = PhaseCost((OpBin("conv", 0, 1e9, 777.5e9 * 0.01, 10),))  # 0.01 s of traffic at half the bandwidth
+    eff = Efficiency(**{**EFF.__dict__, "host_op_s": 0.0, "nchw_transpose": 0.75})
+    nchw = gpu_phase(cost, A100, "amp-fp16", eff)
+    nhwc = gpu_phase(cost, A100, "amp-fp16", eff, channels_last=True)
+    assert nchw.memory_s - nhwc.memory_s == pytest.approx(0.0075)
     # FP32 and TF32 convolutions read NCHW directly
-    assert gpu_phase_breakdown(cost, a100, "fp32", eff) == gpu_phase_breakdown(cost, a100, "fp32", eff, True)
+    assert gpu_phase(cost, A100, "fp32", eff) == gpu_phase(cost, A100, "fp32", eff, channels_last=True)
 
 
-def test_faster_gpus_predict_shorter_steps():
-    cost = PhaseCost((OpBin("conv", 8, 1e12, 1e9, 100), OpBin("memory", -3, 1e8, 4e9, 200)))
+def test_faster_gpus_predict_shorter_device_bound_steps():
+    cost = _resnet_like(256)
     times = [gpu_phase_seconds(cost, GPUS[g], "fp32", DEFAULT_GPU_EFFICIENCY)
              for g in ("k80", "t4", "v100", "a100-40gb", "h100-sxm")]
+    assert times == sorted(times, reverse=True)
+
+
+
     assert times == sorted(times, reverse=True)
 
 

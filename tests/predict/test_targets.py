@@ -5,7 +5,7 @@ from dataclasses import replace
 import pytest
 from builders import make_calibration, make_profile, texts
 
-from advisor.advise.advice import advise, reference_efficiency
+from advisor.advise.advice import advise
 from advisor.cloud.catalog import load_catalog
 from advisor.model.cost import OpBin, PhaseCost, StepCost
 from advisor.model.workload import Workload
@@ -91,19 +91,12 @@ def test_advise_with_a_provider_filter_and_a_deadline():
     assert any(x["id"] == "local" for x in advice.excluded)
 
 
-def test_a_reference_profile_scales_the_default_speed_of_its_architecture():
-    from advisor.predict.gpu import gpu_phase_seconds
-
-    a100 = CAT.gpus["a100-40gb"]
-    predicted = gpu_phase_seconds(cost().train, a100, "fp32", DEFAULT_GPU_EFFICIENCY)
-    # the reference measured its steps 1.25x slower than the defaults predict
-    ref_cal = make_calibration(device="cuda:0", train=(1.25 * predicted,) * 3, cost=cost())
-    ref = replace(make_profile(ref_cal, device="cuda:0"), device_name="NVIDIA A100-SXM4-40GB")
-    eff = reference_efficiency([ref], CAT, "a100-80gb")  # same architecture (Ampere)
-    assert eff is not None and "reference profile" in eff.source and "0.80x" in eff.source
-    assert gpu_phase_seconds(cost().train, CAT.gpus["a100-80gb"], "fp32", eff) == pytest.approx(
-        1.25 * gpu_phase_seconds(cost().train, CAT.gpus["a100-80gb"], "fp32", DEFAULT_GPU_EFFICIENCY))
-    assert reference_efficiency([ref], CAT, "t4") is None  # another architecture: not used
+def test_a_gpu_option_says_how_long_a_step_takes_and_what_bounds_it():
+    e = gpu_estimate(Workload(dataset_size=7390), cost(), CAT.gpus["h100-sxm"], DEFAULT_GPU_EFFICIENCY,
+                     local=make_calibration(), vcpus=None, decode_images_per_s=None)
+    (basis,) = [n.text for n in e.notes if n.code == "gpu-basis"]
+    assert "ms, " in basis and "-bound (device " in basis and "µs" in basis
+    assert e.bottleneck in ("compute", "memory", "overhead")
 
 
 def test_gpu_set_up_is_a_base_plus_autotuning_of_each_convolution():
@@ -117,14 +110,19 @@ def test_gpu_set_up_is_a_base_plus_autotuning_of_each_convolution():
     assert vit == {"first_steps": GPU_FIRST_STEP_FLOOR_S, "new_shape": 0.0, "new_shape_eval": 0.0}
 
 
+# the step model with NCHW transposes as costly as the convolutions' own traffic, and no
+# penalty for low intensity (so that traffic, not arithmetic, bounds them)
+TRANSPOSING = replace(DEFAULT_GPU_EFFICIENCY, nchw_transpose=1.0, half_intensity=0.0)
+
+
 def test_amp_on_nchw_tensors_says_what_channels_last_would_save():
     # convolutions moving many bytes: their transposes cost time worth naming
     heavy = PhaseCost((OpBin("conv", 6, 2e12, 4e10, 300), OpBin("memory", -3, 1e9, 1e10, 400)))
     c = StepCost(64, heavy, heavy, heavy, 20_000_000, 20_000)
-    amp = gpu_estimate(Workload(precision="amp-fp16"), c, CAT.gpus["a100-40gb"], DEFAULT_GPU_EFFICIENCY,
+    amp = gpu_estimate(Workload(precision="amp-fp16"), c, CAT.gpus["a100-40gb"], TRANSPOSING,
                        local=make_calibration(), vcpus=None, decode_images_per_s=None)
     assert any("channels_last" in n and "faster" in n for n in texts(amp.notes))
-    fp32 = gpu_estimate(Workload(), c, CAT.gpus["a100-40gb"], DEFAULT_GPU_EFFICIENCY,
+    fp32 = gpu_estimate(Workload(), c, CAT.gpus["a100-40gb"], TRANSPOSING,
                         local=make_calibration(), vcpus=None, decode_images_per_s=None)
     assert not any("channels_last" in n for n in texts(fp32.notes))
 
@@ -133,8 +131,8 @@ def test_a_channels_last_workload_pays_no_transposes_and_is_not_told_to_switch()
     heavy = PhaseCost((OpBin("conv", 6, 2e12, 4e10, 300), OpBin("memory", -3, 1e9, 1e10, 400)))
     c = StepCost(64, heavy, heavy, heavy, 20_000_000, 20_000)
     args = dict(local=make_calibration(), vcpus=None, decode_images_per_s=None)
-    nchw = gpu_estimate(Workload(precision="amp-fp16"), c, CAT.gpus["a100-40gb"], DEFAULT_GPU_EFFICIENCY, **args)
+    nchw = gpu_estimate(Workload(precision="amp-fp16"), c, CAT.gpus["a100-40gb"], TRANSPOSING, **args)
     nhwc = gpu_estimate(Workload(precision="amp-fp16", channels_last=True), c, CAT.gpus["a100-40gb"],
-                        DEFAULT_GPU_EFFICIENCY, **args)
+                        TRANSPOSING, **args)
     assert nhwc.train_images_per_s > nchw.train_images_per_s
     assert not any("channels_last" in n for n in texts(nhwc.notes))
