@@ -1,12 +1,13 @@
 """Fit the GPU step model to steady-state training steps, and score it out of sample.
 
 Reads a sweep of steady-state steps measured on a GPU (default: benchmarks/data/
-h200-sweep-2026-11-26.json, 8 torchvision models in fp32 and amp-bf16 at batch 64 / 224 px,
+h200-sweep-2026-11-26.json: 7 torchvision models in fp32 and amp-bf16 at batch 64 / 224 px,
 resnet34 at batch 16-256 and 128-320 px, fp32-strict and amp-fp16, a frozen-body step; each
-timed over 30 steps between two synchronisations). Each workload's work is counted here on the
-meta device (no GPU needed), the step model (advisor.predict.gpu) is fitted to all rows, and then
-once more for each model left out, which is predicted by constants fitted to the other seven.
-Writes benchmarks/results/gpu_step_model.md. About a minute on 2 cores.
+timed over 30 steps between two synchronisations) and the published ResNet-50 throughputs of
+benchmarks/data/public_resnet50.toml (7 GPUs, batch 128-1280). Each workload's work is counted
+here on the meta device (no GPU needed), the step model (advisor.predict.gpu) is fitted to all
+rows, and then once for each swept model and each public GPU left out: every row is scored by
+constants fitted without it. Writes benchmarks/results/gpu_step_model.md. A few minutes on 2 cores.
 
     python benchmarks/gpu_step_model.py [--sweep FILE]
 """
@@ -20,18 +21,29 @@ import json
 import math
 import statistics
 import sys
+import tomllib
 from pathlib import Path
+
+import numpy as np
 
 from advisor.cloud.catalog import gpu_for_device_name, load_catalog
 from advisor.measure.opcount import count_step
-from advisor.predict.gpu import DEFAULT_GPU_EFFICIENCY, Efficiency, autocast_ops, gpu_phase
+from advisor.model.cost import COMPUTE_CLASSES
+from advisor.predict.gpu import (
+    DEFAULT_GPU_EFFICIENCY,
+    HALF_PRECISIONS,
+    Efficiency,
+    autocast_ops,
+    compute_path,
+    gpu_phase,
+)
 from advisor.render.text import markdown_table
 
 ROOT = Path(__file__).resolve().parent
-FITTED = ("conv_tensor", "matmul_tensor", "simt", "memory", "half_intensity", "kernel_s", "host_op_s",
-          "host_step_s", "overlap", "cast_ops", "nchw_transpose")
+FITTED = ("conv_tensor", "half_conv_tensor", "matmul_tensor", "simt", "memory", "half_intensity", "kernel_s",
+          "host_op_s", "host_step_s", "overlap", "cast_ops", "nchw_transpose")
 # peaks are not exceeded; counted bytes overstate what fused, cached kernels move, hence memory above 1
-UPPER = {"conv_tensor": 1.0, "matmul_tensor": 1.0, "simt": 1.0, "memory": 2.0, "overlap": 30.0}
+UPPER = {"conv_tensor": 1.0, "half_conv_tensor": 1.0, "matmul_tensor": 1.0, "simt": 1.0, "memory": 2.0}
 
 
 def load_rows(sweep: dict) -> list[dict]:
@@ -44,20 +56,102 @@ def load_rows(sweep: dict) -> list[dict]:
 
 
 def predict(row: dict, cost, spec, eff: Efficiency) -> float:
-    phase = getattr(cost, row["phase"])
-    return gpu_phase(phase, spec, row["precision"], eff,
-                     cast_ops=autocast_ops(cost.eval, row["precision"], eff)).seconds
+    """The product's prediction of one row (advisor.predict.gpu.gpu_phase)."""
+    return _phase(row, cost, spec, eff).seconds
 
 
-def loss(eff: Efficiency, rows, costs, spec) -> float:
-    return sum(math.log(predict(r, costs[i], spec, eff) / r["step_s"]) ** 2 for i, r in rows)
+def _phase(row: dict, cost, spec, eff: Efficiency):
+    return gpu_phase(getattr(cost, row["phase"]), spec, row["precision"], eff,
+                     channels_last=row.get("channels_last", False),
+                     cast_ops=autocast_ops(cost.eval, row["precision"], eff))
 
 
-def to_eff(x, base: Efficiency) -> Efficiency | None:
-    values = {name: math.exp(v) for name, v in zip(FITTED, x)}
-    if any(values[n] > u for n, u in UPPER.items()) or values["overlap"] < 1:
-        return None
-    return dataclasses.replace(base, **values)
+def public_rows(catalog) -> list[Row]:
+    """Published single-GPU ResNet-50 throughputs (benchmarks/data/public_resnet50.toml) as steps."""
+    data = tomllib.loads((ROOT / "data" / "public_resnet50.toml").read_text())
+    counted = {p: count_step("resnet50", 1000, 224, 128, p) for p in ("fp32", "amp-fp16")}
+    rows = []
+    for point in data["point"]:
+        for key, precision in (("fp32", "fp32"), ("amp", "amp-fp16")):
+            batch = point.get("batch", {}).get(key, 128)
+            row = dict(model="resnet50", gpu=point["gpu"], source=point["source"].split(" (")[0], size=224,
+                       batch=batch, precision=precision, phase="train", step_s=batch / point[key],
+                       channels_last=key in point.get("channels_last", []))
+            rows.append(Row(row, counted[precision].at_batch(batch), catalog.gpus[point["gpu"]]))
+    return rows
+
+
+class Row:
+    """One row's bins as arrays, so that a fit can evaluate the step model thousands of times;
+    `check` proves it computes what gpu_phase does."""
+
+    def __init__(self, row: dict, cost, spec):
+        self.row, self.cost, self.spec, self.measured = row, cost, spec, row["step_s"]
+        nhwc = row.get("channels_last", False)
+        phase = getattr(cost, row["phase"])
+        kept = [b for b in phase.bins if b.flops > 0 or b.bytes > 0]
+        paths = [compute_path(spec, b.op_class, row["precision"])[0] for b in kept]
+        self.flops = np.array([b.flops for b in kept])
+        self.bytes = np.array([b.bytes for b in kept])
+        self.kernels = np.array([b.ops for b in kept])
+        self.peak = np.array([p.peak_flops_per_s for p in paths])
+        self.tensor = np.array([p.tensor for p in paths])
+        self.conv = np.array([b.op_class == "conv" for b in kept])
+        self.compute = np.array([b.op_class in COMPUTE_CLASSES for b in kept])
+        self.transposed = self.tensor & self.conv & (row["precision"] in HALF_PRECISIONS) & (not nhwc)
+        self.half = row["precision"] in HALF_PRECISIONS
+        self.ops = phase.ops
+        self.forward_compute = sum(b.ops for b in cost.eval.bins if b.op_class in COMPUTE_CLASSES) \
+            if row["precision"] in HALF_PRECISIONS else 0
+        self.bandwidth = spec.memory_bandwidth_bytes_per_s
+
+    def seconds(self, e: Efficiency) -> float:
+        conv = e.half_conv_tensor if self.half and e.half_conv_tensor is not None else e.conv_tensor
+        share = np.where(self.tensor, np.where(self.conv, conv, e.matmul_tensor), e.simt)
+        intensity = np.where(self.bytes > 0, self.flops / np.maximum(self.bytes, 1e-30), np.inf)
+        share = share * np.where(self.compute & (self.bytes > 0), intensity / (intensity + e.half_intensity), 1.0)
+        arithmetic = self.flops / (self.peak * share)
+        traffic = self.bytes * (1 + e.nchw_transpose * self.transposed) / (self.bandwidth * e.memory)
+        device = float(np.maximum(arithmetic, traffic).sum() + self.kernels.sum() * e.kernel_s)
+        host = e.host_op_s * (self.ops + e.cast_ops * self.forward_compute) + e.host_step_s
+        top = max(host, device)
+        return top * ((host / top) ** e.overlap + (device / top) ** e.overlap) ** (1 / e.overlap)
+
+    def check(self, e: Efficiency) -> None:
+        assert math.isclose(self.seconds(e), predict(self.row, self.cost, self.spec, e), rel_tol=1e-9)
+
+
+# where every fit starts: round numbers, not the shipped constants (those were fitted to all rows)
+NEUTRAL = Efficiency(conv_tensor=0.5, half_conv_tensor=0.5, matmul_tensor=0.5, simt=0.5, memory=0.5, half_intensity=50.0,
+                     kernel_s=2e-6, host_op_s=20e-6, host_step_s=1e-3, overlap=3.0, cast_ops=1.0,
+                     nchw_transpose=0.5, source=DEFAULT_GPU_EFFICIENCY.source)
+
+
+def to_eff(x) -> Efficiency:
+    """Parameters from unbounded numbers: efficiencies below their caps, the rest positive, the
+    overlap exponent above 1."""
+    values = {}
+    for name, v in zip(FITTED, x):
+        if name in UPPER:
+            values[name] = UPPER[name] / (1 + math.exp(-v))
+        elif name == "overlap":
+            values[name] = 1 + math.exp(v)
+        else:
+            values[name] = math.exp(v)
+    return dataclasses.replace(NEUTRAL, **values)
+
+
+def from_eff(e: Efficiency) -> list[float]:
+    x = []
+    for name in FITTED:
+        v = getattr(e, name)
+        if name in UPPER:
+            x.append(math.log(v / (UPPER[name] - v)))
+        elif name == "overlap":
+            x.append(math.log(v - 1))
+        else:
+            x.append(math.log(v))
+    return x
 
 
 def nelder_mead(f, x0: list[float], iterations: int = 1500, step: float = 0.3) -> list[float]:
@@ -90,15 +184,20 @@ def nelder_mead(f, x0: list[float], iterations: int = 1500, step: float = 0.3) -
     return simplex[min(range(n + 1), key=values.__getitem__)]
 
 
-def fit(rows, costs, spec, start: Efficiency) -> Efficiency:
+def fit(rows: list[Row]) -> Efficiency:
+    """The constants minimising the squared log error of `rows`, from NEUTRAL."""
     def objective(x):
-        eff = to_eff(x, start)
-        return 1e9 if eff is None else loss(eff, rows, costs, spec)
+        e = to_eff(x)
+        return sum(math.log(r.seconds(e) / r.measured) ** 2 for r in rows)
 
-    x = [math.log(max(getattr(start, n), 1e-12)) for n in FITTED]
-    for _ in range(2):  # a restart shakes the simplex out of flat valleys
+    x = from_eff(NEUTRAL)
+    for _ in range(4):  # restarts shake the simplex out of flat valleys
         x = nelder_mead(objective, x)
-    return to_eff(x, start)
+    return to_eff(x)
+
+
+def _summary(errors: list[float]) -> str:
+    return f"median |error| {100 * statistics.median(errors):.1f} %, max {100 * max(errors):.1f} % over {len(errors)}"
 
 
 def main(argv=None) -> int:
@@ -107,43 +206,58 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(ROOT / "results" / "gpu_step_model.md"))
     args = parser.parse_args(argv)
     sweep = json.loads(Path(args.sweep).read_text())
-    spec = gpu_for_device_name(load_catalog().gpus, sweep["env"]["gpu"])
-    rows = load_rows(sweep)
-    costs = [count_step(r["model"], 37, r["size"], r["batch"], r["precision"]) for r in rows]
-    indexed = list(enumerate(rows))
-    start = dataclasses.replace(DEFAULT_GPU_EFFICIENCY, kernel_s=max(DEFAULT_GPU_EFFICIENCY.kernel_s, 1e-6),
-                                nchw_transpose=max(DEFAULT_GPU_EFFICIENCY.nchw_transpose, 0.1))
-    overall = fit(indexed, costs, spec, start)
-    table, held = [], []
-    for model in sorted({r["model"] for r in rows}):
-        eff = fit([(i, r) for i, r in indexed if r["model"] != model], costs, spec, overall)
-        for i, r in indexed:
-            if r["model"] == model:
-                held.append((i, predict(r, costs[i], spec, eff)))
-    held = dict(held)
-    errors, in_errors = [], []
-    for i, r in indexed:
-        fitted = predict(r, costs[i], spec, overall)
-        parts = gpu_phase(getattr(costs[i], r["phase"]), spec, r["precision"], overall,
-                          cast_ops=autocast_ops(costs[i].eval, r["precision"], overall))
-        out = held[i] / r["step_s"] - 1
-        errors.append(abs(out))
-        in_errors.append(abs(fitted / r["step_s"] - 1))
-        table.append([r["model"] + (" (frozen body)" if r["phase"] == "frozen" else ""), r["size"], r["batch"],
-                      r["precision"], round(1000 * r["step_s"], 2), round(1000 * fitted, 2),
-                      round(1000 * held[i], 2), f"{100 * out:+.1f}%", parts.bound,
-                      round(1000 * parts.host_s, 1), round(1000 * parts.device_s, 1)])
-    constants = ", ".join(f"{n} {getattr(overall, n):.3g}" for n in FITTED)
-    text = (f"Steady-state training steps measured on one {sweep['env']['gpu']} (torch {sweep['env']['torch']}, "
-            f"host {sweep['env']['cpu_model']} with {sweep['env']['cpus']} vCPUs), from {Path(args.sweep).name}; "
-            f"fitted and scored {dt.date.today().isoformat()} on a machine without a GPU.\n\n"
-            + markdown_table(table, ["model", "px", "batch", "precision", "measured ms", "fitted ms",
+    catalog = load_catalog()
+    spec = gpu_for_device_name(catalog.gpus, sweep["env"]["gpu"])
+    swept = [Row(r, count_step(r["model"], 37, r["size"], r["batch"], r["precision"]), spec)
+             for r in load_rows(sweep)]
+    public = public_rows(catalog)
+    rows = swept + public
+    overall = fit(rows)
+    for r in rows:
+        r.check(overall)
+    # out of sample: each swept model predicted by a fit without it, each public GPU likewise
+    held = {}
+    for model in sorted({r.row["model"] for r in swept}):
+        e = fit([r for r in rows if not (r in swept and r.row["model"] == model)])
+        held.update({id(r): r.seconds(e) for r in swept if r.row["model"] == model})
+    for gpu in sorted({r.row["gpu"] for r in public}):
+        e = fit([r for r in rows if r.row.get("gpu") != gpu])
+        held.update({id(r): r.seconds(e) for r in public if r.row["gpu"] == gpu})
+
+    def table(part: list[Row], first: str, label) -> tuple[str, list[float], list[float]]:
+        body, errors, fitted_errors = [], [], []
+        for r in part:
+            fitted = r.seconds(overall)
+            parts = _phase(r.row, r.cost, r.spec, overall)
+            out = held[id(r)] / r.measured - 1
+            errors.append(abs(out))
+            fitted_errors.append(abs(fitted / r.measured - 1))
+            body.append([label(r), r.row["size"], r.row["batch"],
+                         r.row["precision"] + (" nhwc" if r.row.get("channels_last") else ""),
+                         round(1000 * r.measured, 2), round(1000 * fitted, 2), round(1000 * held[id(r)], 2),
+                         f"{100 * out:+.1f}%", parts.bound, round(1000 * parts.host_s, 1),
+                         round(1000 * parts.device_s, 1)])
+        text = markdown_table(body, [first, "px", "batch", "precision", "measured ms", "fitted ms",
                                      "left out ms", "left-out error", "bound", "host ms", "device ms"])
-            + f"\n\nLeave-one-model-out (each model predicted by constants fitted to the other "
-              f"{len({r['model'] for r in rows}) - 1}): median |error| {100 * statistics.median(errors):.1f} %, "
-              f"max {100 * max(errors):.1f} % over {len(errors)} steps. Fitted to all: median "
-              f"{100 * statistics.median(in_errors):.1f} %, max {100 * max(in_errors):.1f} %.\n\n"
-              f"Constants fitted to all rows: {constants}.\n")
+        return text, errors, fitted_errors
+
+    swept_table, swept_err, swept_fit = table(
+        swept, "model", lambda r: r.row["model"] + (" (frozen body)" if r.row["phase"] == "frozen" else ""))
+    public_table, public_err, public_fit = table(
+        public, "GPU (source)", lambda r: f"{r.spec.name} ({r.row['source']})")
+    constants = ", ".join(f"{n} {getattr(overall, n):.3g}" for n in FITTED)
+    text = (f"The GPU step model (advisor/predict/gpu.py) fitted {dt.date.today().isoformat()} on a machine "
+            "without a GPU to two sets at once, and scored on each row with constants fitted without it.\n\n"
+            f"**Steady-state steps measured on one {sweep['env']['gpu']}** (torch {sweep['env']['torch']}, host "
+            f"{sweep['env']['cpu_model']} with {sweep['env']['cpus']} vCPUs; {Path(args.sweep).name}: 30 steps "
+            "timed between two synchronisations). Left out: the row's model.\n\n"
+            + swept_table
+            + f"\n\nLeft out (leave-one-model-out): {_summary(swept_err)} steps. Fitted: {_summary(swept_fit)}.\n\n"
+            "**Published ResNet-50 training throughputs** (benchmarks/data/public_resnet50.toml; optimised "
+            "containers, the source's batch). Left out: the row's GPU.\n\n"
+            + public_table
+            + f"\n\nLeft out (leave-one-GPU-out): {_summary(public_err)} points. Fitted: {_summary(public_fit)}."
+            f"\n\nConstants fitted to all rows (advisor.predict.gpu.DEFAULT_GPU_EFFICIENCY): {constants}.\n")
     Path(args.out).write_text(text)
     print(text)
     return 0

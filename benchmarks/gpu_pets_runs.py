@@ -1,0 +1,65 @@
+"""The pets recipe on a GPU predicted from a CPU-only profile, against whole runs measured there.
+
+The sweep file (default benchmarks/data/h200-sweep-2026-11-26.json) holds whole runs of the pets
+recipe on an H200 (resnet34, 5912 training and 1478 validation images, 4 epochs, fp32 and
+amp-bf16). Each is predicted as `advisor recommend --target H200` would from the 2-core CPU
+profile in benchmarks/data/ (no GPU involved), and the steady state (an epoch after the first)
+is compared apart from the one-time set-up (the first epoch's excess over a steady one).
+Writes benchmarks/results/gpu_pets_runs.md; seconds, no GPU needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+from advisor import Estimator, Workload
+from advisor.advise import advise
+from advisor.cloud.catalog import gpu_for_device_name, load_catalog
+from advisor.render.text import markdown_table
+from advisor.store import load_profile
+
+ROOT = Path(__file__).resolve().parent
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sweep", default=str(ROOT / "data" / "h200-sweep-2026-11-26.json"))
+    parser.add_argument("--profile", default=str(ROOT / "data" / "cpu_profile_epyc-2-core.json"))
+    args = parser.parse_args(argv)
+    sweep = json.loads(Path(args.sweep).read_text())
+    profile = load_profile(args.profile)
+    catalog = load_catalog()
+    spec = gpu_for_device_name(catalog.gpus, sweep["env"]["gpu"])
+    rows = []
+    for run in sweep["pets_runs"]["runs"]:
+        images = run["ntrain"] + run["nvalid"]
+        w = Workload(model="resnet34", batch_size=run["batch"], dataset_size=images, epochs=run["epochs"],
+                     valid_fraction=run["nvalid"] / images, precision=run["precision"])
+        advice = advise(profile, w, catalog, targets=(spec.id,), include_offers=False, estimator=Estimator(profile))
+        e = next(o for o in advice.options if o.id == f"target:{spec.id}").estimate
+        b = e.breakdown_seconds
+        steady = (b["training"] + b["validation"]) / w.epochs
+        measured_steady = sum(run["epoch_s"][1:]) / (len(run["epoch_s"]) - 1)
+        measured_setup = run["epoch_s"][0] - measured_steady
+        rows.append([run["precision"], round(run["total_s"], 2), round(e.seconds, 2),
+                     f"{100 * (e.seconds / run['total_s'] - 1):+.0f}%", round(measured_steady, 2), round(steady, 2),
+                     f"{100 * (steady / measured_steady - 1):+.0f}%", round(measured_setup, 2),
+                     round(b["first_steps_overhead"], 2)])
+    text = (f"The pets recipe on one {sweep['env']['gpu']}, measured whole (from {Path(args.sweep).name}), "
+            f"against its prediction from the CPU-only profile {Path(args.profile).name} "
+            f"({profile.device_name}); predicted {dt.date.today().isoformat()}. The validation pass of the "
+            "measured runs used batch 128, the prediction the training batch.\n\n"
+            + markdown_table(rows, ["precision", "measured s", "predicted s", "error", "steady epoch s",
+                                    "predicted epoch s", "epoch error", "set-up s", "predicted set-up s"])
+            + "\n")
+    (ROOT / "results" / "gpu_pets_runs.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
