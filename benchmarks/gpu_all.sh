@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Everything that needs a CUDA GPU, in one run (6 minutes on an H100 on 2026-11-26: tests 30 s,
-# profile 1 min, the suite 4.5 min; the calibrations now time one more new shape, so allow 7):
+# Everything that needs a CUDA GPU, in one run (the sweep under 6 minutes; then, 6 minutes on an
+# H100 on 2026-11-26: tests 30 s, profile 1 min, the suite 4.5 min):
+#   0. benchmarks/gpu_sweep.py: steady-state steps of 8 models ($RESULTS/gpu_sweep_<gpu>.json),
+#      what benchmarks/gpu_step_model.py --sweep fits and scores the step model with;
 #   1. the tests marked `gpu`;
 #   2. `advisor profile` on the GPU: the reference profile $MEASURED/<gpu>.json;
 #   3. benchmarks/gpu_accuracy.py: same-device and cross-device accuracy
@@ -17,6 +19,9 @@ RESULTS=${RESULTS:-benchmarks/results}
 "$PYTHON" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA GPU visible to torch')" || exit 1
 name=$("$PYTHON" -c "import re, torch; print(re.sub(r'[^a-z0-9]+', '-', torch.cuda.get_device_name(0).lower()).strip('-'))")
 status=0
+echo "== steady-state sweep"
+mkdir -p "$RESULTS"
+"$PYTHON" benchmarks/gpu_sweep.py --out "$RESULTS/gpu_sweep_${name}.json" || status=1
 echo "== tests marked gpu"
 "$PYTHON" -m pytest -q -p no:cacheprovider -m gpu tests || status=1  # the measurements below still run
 echo "== advisor profile on $name"

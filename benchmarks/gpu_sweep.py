@@ -1,0 +1,135 @@
+"""Steady-state training throughput on this GPU, across models, batches, sizes and precisions.
+
+The sweep `benchmarks/gpu_step_model.py` fits and scores the GPU step model with: 8 torchvision
+models (resnet18/34/50, mobilenet_v3_large, efficientnet_b0, convnext_tiny, vit_b_16, densenet121)
+in fp32 and amp-bf16 at batch 64 / 224 px; resnet34 at batch 16-256 and 128-320 px, in
+fp32-strict and amp-fp16, and with a frozen body. Each row trains the advisor's own step
+(advisor.measure.training.Trainer: SGD with momentum, cross-entropy, cudnn.benchmark, synthetic
+inputs resident on the device) for `--warmup` steps, then times `--steps` steps between two
+synchronisations, as training runs them, and records the allocator's peak memory. Writes
+benchmarks/results/gpu_sweep_<device>.json, in the format of benchmarks/data/h200-sweep-*.json,
+with the device, host CPU, driver and torch version. Under 6 minutes on an H100 or H200.
+
+    python benchmarks/gpu_sweep.py                     # cuda:0
+    python benchmarks/gpu_sweep.py --device cpu --quick  # the same code path in seconds, no GPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import platform
+import re
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from advisor.measure.probe import probe_cpu
+from advisor.measure.training import Trainer, synthetic_batch
+from advisor.model.workload import Workload
+
+ROOT = Path(__file__).resolve().parent
+MODELS = ("resnet18", "resnet34", "resnet50", "mobilenet_v3_large", "efficientnet_b0", "convnext_tiny",
+          "vit_b_16", "densenet121")
+
+
+def plan(quick: bool) -> list[dict]:
+    if quick:  # a tiny sweep: the code path, not the numbers
+        return [dict(model="resnet18", batch=4, size=32, precision=p) for p in ("fp32", "amp-bf16")] + \
+               [dict(model="resnet18", batch=4, size=32, precision="fp32", frozen=True)]
+    rows = [dict(model=m, batch=64, size=224, precision=p) for m in MODELS for p in ("fp32", "amp-bf16")]
+    rows += [dict(model="resnet34", batch=64, size=224, precision=p) for p in ("fp32-strict", "amp-fp16")]
+    rows += [dict(model="resnet34", batch=b, size=224, precision="fp32") for b in (16, 32, 128, 256)]
+    rows += [dict(model="resnet34", batch=64, size=s, precision="fp32") for s in (128, 160, 320)]
+    rows.append(dict(model="resnet34", batch=64, size=224, precision="fp32", frozen=True))
+    return rows
+
+
+def measure(row: dict, device: str, warmup: int, steps: int) -> dict:
+    w = Workload(model=row["model"], num_classes=37, image_size=row["size"], batch_size=row["batch"],
+                 precision=row["precision"])
+    trainer = Trainer(w, device)
+    trainer.set_frozen(bool(row.get("frozen")))
+    x, y = synthetic_batch(w, device)
+    cuda = device.startswith("cuda")
+    if cuda:
+        torch.cuda.reset_peak_memory_stats(device)
+    for _ in range(warmup):
+        trainer.train_step(x, y)
+    trainer.sync()
+    start = time.perf_counter()
+    for _ in range(steps):
+        trainer.train_step(x, y)
+    trainer.sync()
+    step_s = (time.perf_counter() - start) / steps
+    out = dict(row, img_per_s=row["batch"] / step_s, step_s=step_s,
+               peak_memory_bytes=int(torch.cuda.max_memory_allocated(device)) if cuda else None)
+    del trainer, x, y
+    if cuda:
+        torch.cuda.empty_cache()
+    return out
+
+
+def environment(device: str) -> dict:
+    cpu = probe_cpu()
+    env = {"python": platform.python_version(), "torch": torch.__version__, "cpus": cpu.usable_cores,
+           "cpu_model": cpu.model, "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+           "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32}
+    if device.startswith("cuda"):
+        index = torch.device(device).index or 0
+        props = torch.cuda.get_device_properties(index)
+        env.update(gpu=props.name, vram_bytes=props.total_memory, sms=props.multi_processor_count,
+                   cc=f"{props.major}.{props.minor}", cuda=torch.version.cuda,
+                   driver=_driver_version())
+    else:
+        env.update(gpu=None)
+    return env
+
+
+def _driver_version() -> str | None:
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        return pynvml.nvmlSystemGetDriverVersion()
+    except Exception:  # noqa: BLE001 -- N/A where NVML is missing
+        return None
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda:0")
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--quick", action="store_true", help="A tiny sweep that checks the code path.")
+    parser.add_argument("--out", default=None, help="Output JSON (default benchmarks/results/gpu_sweep_<device>.json).")
+    args = parser.parse_args(argv)
+    env = environment(args.device)
+    rows = []
+    started = time.perf_counter()
+    for row in plan(args.quick):
+        result = measure(row, args.device, args.warmup, args.steps)
+        rows.append(result)
+        print(f"{result['model']:20s} {result['size']:4d}px b{result['batch']:<4d} {result['precision']:12s}"
+              f"{' frozen' if result.get('frozen') else '       '} {result['img_per_s']:9.1f} img/s", flush=True)
+    name = re.sub(r"[^a-z0-9]+", "-", (env["gpu"] or "cpu").lower()).strip("-")
+    throughput = [r for r in rows if not r.get("frozen")]
+    frozen = next((r for r in rows if r.get("frozen")), None)
+    payload = {"what": f"Steady-state training throughput measured on {env['gpu'] or 'the CPU'} "
+                       f"({env['measured_at'][:10]}), by benchmarks/gpu_sweep.py.",
+               "how": f"advisor's Trainer, synthetic inputs resident on the device, {args.warmup} warm-up steps, "
+                      f"then {args.steps} steps timed between two synchronisations; img_per_s = batch / mean step.",
+               "env": env, "throughput": throughput, "seconds": round(time.perf_counter() - started, 1)}
+    if frozen:
+        payload["frozen_resnet34" if not args.quick else "frozen"] = frozen
+    out = Path(args.out) if args.out else ROOT / "results" / f"gpu_sweep_{name}.json"
+    out.write_text(json.dumps(payload, indent=1))
+    print(f"{len(rows)} rows in {payload['seconds']} s -> {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

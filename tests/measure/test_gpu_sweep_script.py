@@ -1,0 +1,29 @@
+"""benchmarks/gpu_sweep.py, the steady-state sweep a lent GPU runs, works end to end on a CPU."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_the_sweep_writes_what_the_step_model_fit_reads(tmp_path):
+    out = tmp_path / "sweep.json"
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_sweep.py"), "--device", "cpu", "--quick",
+                    "--warmup", "1", "--steps", "2", "--out", str(out)], check=True, capture_output=True, text=True)
+    sweep = json.loads(out.read_text())
+    assert {"what", "how", "env", "throughput"} <= set(sweep)
+    assert sweep["env"]["torch"] and sweep["env"]["cpu_model"]
+    for row in sweep["throughput"]:
+        assert {"model", "batch", "size", "precision", "img_per_s", "step_s"} <= set(row)
+        assert row["img_per_s"] == pytest.approx(row["batch"] / row["step_s"])
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from gpu_step_model import load_rows
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    assert len(load_rows(sweep)) == len(sweep["throughput"])
