@@ -32,6 +32,8 @@ def profile_summary(profile) -> str:
             f"{g.pcie_generation or 'N/A'} x{g.pcie_width or 'N/A'}, {g.power_limit_watts or 'N/A'} W, "
             f"cc {'.'.join(map(str, g.compute_capability)) if g.compute_capability else 'N/A'}"
         )
+    # hardware lines name long things (OS builds, GPU facts): wrapped to the tables' width
+    lines = [w for line in lines for w in textwrap.wrap(line, WIDTH, subsequent_indent=" " * 10)]
     mb = profile.microbenchmarks
     lines.append(f"  Device: {profile.device} ({profile.device_name})")
     lines.append("Micro-benchmarks (median of repeats):")
