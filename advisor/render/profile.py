@@ -72,7 +72,7 @@ def profile_summary(profile) -> str:
     for node in profile.cluster:
         lines.append(f"  machine {node.get('hostname')}: {node.get('device_name')}, "
                      f"{node.get('train_images_per_s', 0):.1f} train img/s")
-    lines.extend(f"Note: {n}" for n in profile.notes)
+    lines.extend(w for n in profile.notes for w in textwrap.wrap(f"Note: {n}", WIDTH, subsequent_indent="    "))
     return "\n".join(lines)
 
 
