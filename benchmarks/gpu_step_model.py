@@ -1,6 +1,6 @@
 """Fit the GPU step model to steady-state training steps, and score it out of sample.
 
-Reads a sweep of steady-state steps measured on a GPU (default: benchmarks/data/
+Reads sweeps of steady-state steps measured on GPUs (default: benchmarks/data/
 h200-sweep-2026-11-26.json: 7 torchvision models in fp32 and amp-bf16 at batch 64 / 224 px,
 resnet34 at batch 16-256 and 128-320 px, fp32-strict and amp-fp16, a frozen-body step; each
 timed over 30 steps between two synchronisations) and the published ResNet-50 throughputs of
@@ -9,7 +9,7 @@ here on the meta device (no GPU needed), the step model (advisor.predict.gpu) is
 rows, and then once for each swept model and each public GPU left out: every row is scored by
 constants fitted without it. Writes benchmarks/results/gpu_step_model.md. A few minutes on 2 cores.
 
-    python benchmarks/gpu_step_model.py [--sweep FILE]
+    python benchmarks/gpu_step_model.py [--sweep FILE [FILE ...]]   # several: each GPU left out too
 """
 
 from __future__ import annotations
@@ -202,14 +202,17 @@ def _summary(errors: list[float]) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sweep", default=str(ROOT / "data" / "h200-sweep-2026-11-26.json"))
+    parser.add_argument("--sweep", nargs="+", default=[str(ROOT / "data" / "h200-sweep-2026-11-26.json")],
+                        help="One or more sweeps (benchmarks/gpu_sweep.py); with several, each GPU is also left out.")
     parser.add_argument("--out", default=str(ROOT / "results" / "gpu_step_model.md"))
     args = parser.parse_args(argv)
-    sweep = json.loads(Path(args.sweep).read_text())
     catalog = load_catalog()
-    spec = gpu_for_device_name(catalog.gpus, sweep["env"]["gpu"])
-    swept = [Row(r, count_step(r["model"], 37, r["size"], r["batch"], r["precision"]), spec)
-             for r in load_rows(sweep)]
+    sweeps = [(Path(f).name, json.loads(Path(f).read_text())) for f in args.sweep]
+    swept = []
+    for _, sweep in sweeps:
+        spec = gpu_for_device_name(catalog.gpus, sweep["env"]["gpu"])
+        swept += [Row(dict(r, gpu=spec.id), count_step(r["model"], 37, r["size"], r["batch"], r["precision"]), spec)
+                  for r in load_rows(sweep)]
     public = public_rows(catalog)
     rows = swept + public
     overall = fit(rows)
@@ -220,6 +223,11 @@ def main(argv=None) -> int:
     for model in sorted({r.row["model"] for r in swept}):
         e = fit([r for r in rows if not (r in swept and r.row["model"] == model)])
         held.update({id(r): r.seconds(e) for r in swept if r.row["model"] == model})
+    gpu_held = {}
+    if len(sweeps) > 1:  # each measured GPU predicted by constants fitted without its sweep
+        for gpu in sorted({r.row["gpu"] for r in swept}):
+            e = fit([r for r in rows if not (r in swept and r.row["gpu"] == gpu)])
+            gpu_held.update({id(r): r.seconds(e) for r in swept if r.row["gpu"] == gpu})
     for gpu in sorted({r.row["gpu"] for r in public}):
         e = fit([r for r in rows if r.row.get("gpu") != gpu])
         held.update({id(r): r.seconds(e) for r in public if r.row["gpu"] == gpu})
@@ -242,17 +250,24 @@ def main(argv=None) -> int:
         return text, errors, fitted_errors
 
     swept_table, swept_err, swept_fit = table(
-        swept, "model", lambda r: r.row["model"] + (" (frozen body)" if r.row["phase"] == "frozen" else ""))
+        swept, "model", lambda r: (f"{r.spec.name}: " if len(sweeps) > 1 else "") + r.row["model"]
+        + (" (frozen body)" if r.row["phase"] == "frozen" else ""))
+    by_gpu = ""
+    if gpu_held:
+        errors = [abs(gpu_held[id(r)] / r.measured - 1) for r in swept]
+        by_gpu = f" Each GPU's sweep left out instead (leave-one-GPU-out): {_summary(errors)} steps."
     public_table, public_err, public_fit = table(
         public, "GPU (source)", lambda r: f"{r.spec.name} ({r.row['source']})")
     constants = ", ".join(f"{n} {getattr(overall, n):.3g}" for n in FITTED)
     text = (f"The GPU step model (advisor/predict/gpu.py) fitted {dt.date.today().isoformat()} on a machine "
             "without a GPU to two sets at once, and scored on each row with constants fitted without it.\n\n"
-            f"**Steady-state steps measured on one {sweep['env']['gpu']}** (torch {sweep['env']['torch']}, host "
-            f"{sweep['env']['cpu_model']} with {sweep['env']['cpus']} vCPUs; {Path(args.sweep).name}: 30 steps "
-            "timed between two synchronisations). Left out: the row's model.\n\n"
+            "**Steady-state steps measured** on "
+            + "; ".join(f"one {sw['env']['gpu']} (torch {sw['env']['torch']}, host {sw['env']['cpu_model']} with "
+                        f"{sw['env']['cpus']} vCPUs; {name})" for name, sw in sweeps)
+            + ", each step timed over a window between two synchronisations. Left out: the row's model.\n\n"
             + swept_table
-            + f"\n\nLeft out (leave-one-model-out): {_summary(swept_err)} steps. Fitted: {_summary(swept_fit)}.\n\n"
+            + f"\n\nLeft out (leave-one-model-out): {_summary(swept_err)} steps. Fitted: {_summary(swept_fit)}."
+            + by_gpu + "\n\n"
             "**Published ResNet-50 training throughputs** (benchmarks/data/public_resnet50.toml; optimised "
             "containers, the source's batch). Left out: the row's GPU.\n\n"
             + public_table
