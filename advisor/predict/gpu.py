@@ -13,7 +13,8 @@ ops, fast GPUs), the device where they are large.
 - Host: a cost per dispatched op and per step; autocast adds cast ops per matmul and convolution.
 
 The constants (`Efficiency`) are fitted by benchmarks/gpu_step_model.py to steady-state training
-throughput measured on an H200, and scored there leave-one-model-out.
+steps measured on an H200 and to published ResNet-50 throughputs, and scored leave-one-model-out
+and leave-one-GPU-out.
 """
 
 from __future__ import annotations
