@@ -121,26 +121,32 @@ def check_writable(path: str | os.PathLike) -> Path:
     return p
 
 
-def write_atomically(path: str | os.PathLike, text: str) -> Path:
-    """Write `text` to `path` whole or not at all: a temporary file beside it, flushed to disk,
-    then renamed over it. An interruption leaves the old file as it was and no temporary file."""
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike):
+    """A temporary path beside `path` to write to; renamed over `path` when the block ends
+    well, removed otherwise. An interruption leaves the old file as it was, and no other."""
     p = Path(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     except OSError as exc:
         raise UsageError(f"cannot write {p}: no file can be created in {p.parent} "
                          f"({exc.strerror or exc}); choose another path.") from None
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
+        yield tmp
         os.replace(tmp, p)
-    except BaseException:
+    finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        raise
-    return p
+
+
+def write_atomically(path: str | os.PathLike, text: str) -> Path:
+    """Write `text` to `path` whole or not at all, flushed to disk before it replaces the old file."""
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    return Path(path)
 
 
 # what a profile's JSON holds beyond its records' fields: values derived for readers

@@ -7,7 +7,6 @@ no memory and no arithmetic.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import importlib
 import inspect
@@ -41,19 +40,11 @@ def check_model_name(name: str) -> str:
     return name
 
 
-@contextlib.contextmanager
-def user_code(spec: str, what: str):
-    """Turn an exception raised by the user's own model code into one line naming it (the
-    traceback is there with --debug)."""
-    try:
-        yield
-    except UsageError:
-        raise
-    except Exception as exc:  # noqa: BLE001 -- any failure of the user's code is reported as such
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise UsageError(f"model {spec!r}: {what} raised {type(exc).__name__}"
-                         + (f": {message}" if message else "")
-                         + "; fix it, or check that it builds an nn.Module.", code="user-code") from exc
+def _user_error(spec: str, what: str, exc: Exception) -> UsageError:
+    """One line naming the user's own model code and what it raised (--debug shows the traceback)."""
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return UsageError(f"model {spec!r}: {what} raised {type(exc).__name__}" + (f": {message}" if message else "")
+                      + "; fix it, or check that it builds an nn.Module.", code="user-code")
 
 
 def _load_callable(spec: str):
@@ -68,8 +59,7 @@ def _load_callable(spec: str):
             "give package.module:callable importable from the current environment."
         ) from exc
     except Exception as exc:  # noqa: BLE001 -- the user's module failed while importing
-        with user_code(spec, f"importing {module_name}"):
-            raise exc
+        raise _user_error(spec, f"importing {module_name}", exc) from exc
     target = module
     for part in attr.split("."):
         target = getattr(target, part, None)
@@ -93,8 +83,11 @@ def build_model(name: str, num_classes: int, image_size: int, device=None):
             except (TypeError, ValueError):  # a builtin without a signature
                 params = {}
             kwargs = {"num_classes": num_classes} if "num_classes" in params else {}
-            with user_code(name, f"{name.partition(':')[2]}({', '.join(f'{k}={v}' for k, v in kwargs.items())})"):
+            try:
                 model = factory(**kwargs)
+            except Exception as exc:  # noqa: BLE001 -- any failure of the user's factory is reported as such
+                call = f"{name.partition(':')[2]}({', '.join(f'{k}={v}' for k, v in kwargs.items())})"
+                raise _user_error(name, call, exc) from exc
             if not isinstance(model, torch.nn.Module):
                 raise UsageError(f"model {name!r} returned {type(model).__name__}, not an nn.Module.",
                                  code="user-code")
@@ -131,8 +124,7 @@ def _forward_works(name: str, num_classes: int, image_size: int) -> bool:
     except Exception as exc:  # noqa: BLE001 -- only the user's own model gets here
         if not is_custom(name):
             raise
-        with user_code(name, f"a forward pass of {image_size}x{image_size} images"):
-            raise exc
+        raise _user_error(name, f"a forward pass of {image_size}x{image_size} images", exc) from exc
 
 
 @functools.lru_cache(maxsize=64)

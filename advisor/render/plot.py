@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from advisor.model.units import hms
+from advisor.store import atomic_path
 
 
 def pareto_front(points: list[tuple[float, float]]) -> list[int]:
@@ -16,8 +17,6 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
 
 def plot_options(payload: dict, path: str) -> str:
     """Time against cost, one point per option, the Pareto front labelled; written atomically."""
-    import os
-    import tempfile
 
     from advisor.errors import RuntimeFailure
 
@@ -53,14 +52,9 @@ def plot_options(payload: dict, path: str) -> str:
     ax.set_title(f"{w['model']}, {w['dataset_size']} images x {w['epochs']} epochs: time against cost")
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".plot.", suffix=".png", dir=directory)
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=120)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=120, format="png")
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
