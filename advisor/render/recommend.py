@@ -110,7 +110,7 @@ def recommend_table(payload: dict, top: int | None = None, verbose: bool = False
                                                       {"local", rec.get("best")}]):
         if o is None:
             continue
-        details = o.get("note_details") or [{"code": "", "severity": "info", "text": t} for t in o["notes"]]
+        details = o["note_details"]
         wanted = details if verbose else [n for n in details if n["severity"] == "warning"]
         hidden += len(details) - len(wanted)
         if wanted:
