@@ -191,17 +191,17 @@ def save_measured(prof: Profile, output: str | None = None) -> Saved:
 
 
 def _profile_for(workload: Workload, profile: Profile | str | None, device: str | None,
-                 reporter: Reporter) -> tuple[Profile, bool]:
-    """(the profile, whether it was measured now because this machine had none)."""
+                 reporter: Reporter) -> Profile:
+    """The profile given, or the one at a path, or this machine's (measured now if it has none)."""
     if isinstance(profile, Profile):
-        return profile, False
+        return profile
     if profile is None and not default_profile_path().exists():
         reporter.tell("profiling", "No saved profile for this machine: profiling it first (once; "
                       "`advisor profile` repeats it).")
         prof = measure_machine(workload, device or "auto", DEFAULT_PROFILE_BUDGET_S, reporter=reporter)
         save_profile(prof)
-        return prof, True
-    return load_profile(profile), False
+        return prof
+    return load_profile(profile)
 
 
 def estimator_for(workload: Workload, profile: Profile | str | None = None, *, calibrate: bool = True,
@@ -214,7 +214,7 @@ def estimator_for(workload: Workload, profile: Profile | str | None = None, *, c
     into the profile file, keeping every calibration it had; with `calibrate=False` it is
     scaled from the closest calibration instead.
     """
-    prof, _ = _profile_for(workload, profile, device, reporter)
+    prof = _profile_for(workload, profile, device, reporter)
     if device is not None:
         from advisor.measure.training import resolve_device
 
