@@ -9,6 +9,7 @@ import datetime as _dt
 from dataclasses import dataclass, field, replace
 
 from advisor.advise.options import (
+    ANSWER_OPTIONS,
     Option,
     Recommendation,
     apply_constraints,
@@ -16,7 +17,7 @@ from advisor.advise.options import (
     recommend_options,
     sort_options,
 )
-from advisor.cloud.catalog import Catalog, Offer, check_providers, filter_offers, stale_prices
+from advisor.cloud.catalog import STALE_PRICE_DAYS, Catalog, Offer, check_providers, filter_offers, stale_warning
 from advisor.cloud.pricing import offer_cost
 from advisor.errors import UsageError
 from advisor.model.calibration import Calibration
@@ -24,6 +25,7 @@ from advisor.model.estimate import Estimate
 from advisor.model.notes import info, warning
 from advisor.model.parallel import CommModel, DataParallel
 from advisor.model.profile import Profile
+from advisor.model.units import money
 from advisor.model.workload import Workload
 from advisor.predict.gpu import DEFAULT_GPU_EFFICIENCY, Efficiency
 from advisor.predict.local import Estimator, closest_calibration
@@ -95,7 +97,7 @@ def advise(profile: Profile, workload: Workload, catalog: Catalog, *, providers=
         if local_cal is not None and local_cal.decode_images_per_s is not None:
             decode = local_cal.decode_images_per_s.median
         ctx = _Context(workload, estimator, catalog, tuple(references or ()), local, local_cal, decode,
-                       spot, nodes, global_batch)
+                       spot, nodes, global_batch, today or _dt.date.today())
         for offer in offers:
             option, reason = _offer_option(offer, ctx)
             if option is None:
@@ -108,14 +110,20 @@ def advise(profile: Profile, workload: Workload, catalog: Catalog, *, providers=
                              local=local_cal, vcpus=None, decode_images_per_s=decode)
             options.append(Option(id=f"target:{spec.id}", provider="any", accelerator=spec.name, count=1,
                                   estimate=e, notes=(info("bare-gpu", "a bare GPU: no price, no host limits"),)))
-        stale = stale_prices(offers, today or _dt.date.today())
-        if stale:
-            warnings.append(stale)
     kept, dropped = apply_constraints(options, max_cost, deadline_s)
     excluded.extend(dropped)
     ordered = sort_options(kept, objective)
     recommendation = recommend_options(ordered, objective, excluded)
+    stale = stale_warning(_offers_in_answer(ordered, recommendation), today or _dt.date.today())
+    if stale:
+        warnings.append(stale)
     return Advice(workload, ordered, recommendation, excluded, warnings)
+
+
+def _offers_in_answer(ordered: list[Option], rec, first: int = ANSWER_OPTIONS) -> list[Offer]:
+    """The offers a reader of this answer sees: the recommended ones and the first `first`."""
+    named = {rec.best, rec.fastest, rec.cheapest}
+    return [o.offer for i, o in enumerate(ordered) if o.offer is not None and (i < first or o.id in named)]
 
 
 def _offers_for_gpus(offers, gpus: int | None, nodes: int) -> tuple[Offer, ...]:
@@ -171,6 +179,24 @@ def offer_comm(offer: Offer, catalog: Catalog, spec_id: str, nodes: int,
                              offer.network_bits_per_s, source)
 
 
+def _price_notes(offer: Offer, usd: float | None, today: _dt.date) -> list:
+    """How sure the price is: its age, why an old one is kept, and how far a drifting rate moved."""
+    notes = []
+    age = offer.age_days(today)
+    if offer.billing != "free" and age > STALE_PRICE_DAYS:
+        kept = f"; kept because {offer.last_known}" if offer.last_known else ""
+        notes.append(warning("stale-price", f"price as of {offer.as_of}, {age} days old{kept}"))
+    seen = offer.rate_range()
+    if seen and usd:
+        low, high = seen
+        used = offer.compute_units_per_hour or 1.0
+        notes.append(info("rate-drift", f"its rate was seen at {low.compute_units_per_hour:g} CU/h ({low.source}, "
+                          f"{low.as_of}) and {high.compute_units_per_hour:g} ({high.source}, {high.as_of}); priced "
+                          f"at {used:g}, the run costs {money(usd * low.compute_units_per_hour / used)}-"
+                          f"{money(usd * high.compute_units_per_hour / used)}"))
+    return notes
+
+
 @dataclass(frozen=True)
 class _Context:
     """What every offer's option is estimated from: the workload, this machine's estimate and
@@ -186,6 +212,7 @@ class _Context:
     spot: bool = False
     nodes: int = 1
     global_batch: int | None = None
+    today: _dt.date = field(default_factory=_dt.date.today)
 
     def efficiency(self, spec_id: str) -> Efficiency:
         """The step model's constants for a GPU: fitted to steady-state steps measured on an
@@ -228,6 +255,7 @@ def _offer_option(offer: Offer, ctx: _Context) -> tuple[Option | None, str | Non
         notes.append(info("nodes-billed", f"{nodes} machines, each billed"))
     if offer.provider == "colab" and offer.gpu is not None:
         notes.append(info("colab-availability", "Colab assigns GPUs by availability and paid balance: not guaranteed"))
+    notes.extend(_price_notes(offer, usd, ctx.today))
     count = offer.gpu_count * nodes if offer.gpu else 1
     option_id = offer.key if nodes == 1 or offer.gpu is None else f"{offer.key}:{nodes}-nodes"
     return Option(id=option_id, provider=offer.provider_name,

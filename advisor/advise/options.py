@@ -30,6 +30,9 @@ MOVE_OVERHEAD_S = 300.0
 # that a free option is not infinitely better than a cheap one whatever its time.
 BALANCED_COST_FLOOR_USD = 0.10
 
+# options a recommendation's reader sees by default: the table's first rows
+ANSWER_OPTIONS = 10
+
 
 @dataclass(frozen=True)
 class Option:

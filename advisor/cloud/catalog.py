@@ -8,12 +8,12 @@ field of any problem, plus pure functions over the loaded tables. Extra files gi
 
 from __future__ import annotations
 
-import datetime as _dt
 import functools
 import re
 import tomllib
 from importlib.resources import files
 
+from advisor.cloud.check import CHECK_MAX_AGE_DAYS, Finding, check_catalog, stale_offers, stale_warning
 from advisor.cloud.records import (
     BILLING_RULES,
     INTERCONNECT_KINDS,
@@ -24,15 +24,16 @@ from advisor.cloud.records import (
     GpuSpec,
     Interconnect,
     Offer,
+    RateSeen,
     find_gpu,
 )
 from advisor.cloud.schema import _err, _read_toml, check_document, parse_gpu, parse_interconnect, parse_offer
 from advisor.errors import UsageError, did_you_mean
 
-__all__ = ["BILLING_RULES", "INTERCONNECT_KINDS", "PROVIDERS", "STALE_PRICE_DAYS", "Catalog", "CatalogError",
-           "GpuSpec", "Interconnect", "Offer", "builtin_documents", "catalog_from_documents", "check_providers",
-           "filter_offers", "find_gpu", "gpu_for_device_name", "load_catalog", "measured_profiles_dir",
-           "stale_prices"]
+__all__ = ["BILLING_RULES", "CHECK_MAX_AGE_DAYS", "INTERCONNECT_KINDS", "PROVIDERS", "STALE_PRICE_DAYS", "Catalog",
+           "CatalogError", "Finding", "GpuSpec", "Interconnect", "Offer", "RateSeen", "builtin_documents",
+           "catalog_from_documents", "check_catalog", "check_providers", "filter_offers", "find_gpu",
+           "gpu_for_device_name", "load_catalog", "measured_profiles_dir", "stale_offers", "stale_warning"]
 
 
 # -- pure functions over loaded tables --------------------------------------------------------
@@ -81,18 +82,6 @@ def check_providers(names: tuple[str, ...] | list[str]) -> tuple[str, ...]:
 def filter_offers(offers, providers=(), gpu: str | None = None) -> tuple[Offer, ...]:
     return tuple(o for o in offers
                  if (not providers or o.provider in providers) and (gpu is None or o.gpu == gpu))
-
-
-def stale_prices(offers, today: _dt.date, days: int = STALE_PRICE_DAYS) -> str | None:
-    """A warning naming how old the oldest prices used are, when older than `days`."""
-    priced = [o for o in offers if o.billing != "free"]
-    old = [o for o in priced if (today - o.as_of).days > days]
-    if not old:
-        return None
-    oldest = min(o.as_of for o in old)
-    providers = sorted({o.provider for o in old})
-    return (f"prices of {len(old)} offer(s) ({', '.join(providers)}) are older than {days} days "
-            f"(oldest {oldest.isoformat()}); check them, or add current ones in a catalog file")
 
 
 # -- loading ----------------------------------------------------------------------------------

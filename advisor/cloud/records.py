@@ -65,6 +65,23 @@ INTERCONNECT_KINDS = ("nvlink", "pcie")
 
 
 @dataclass(frozen=True)
+class RateSeen:
+    """One dated observation of an offer's rate (Colab's compute units per hour drift)."""
+
+    as_of: _dt.date
+    source: str
+    compute_units_per_hour: float | None = None
+    usd_per_hour: float | None = None
+
+    def to_dict(self) -> dict:
+        return {**self.__dict__, "as_of": self.as_of.isoformat()}
+
+
+# fields an offer may record as unknown (no source gives them), rather than leave out unexplained
+UNKNOWABLE_FIELDS = ("vcpus", "ram_gb", "usd_per_hour", "compute_units_per_hour", "runtime_limit_hours")
+
+
+@dataclass(frozen=True)
 class Offer:
     """One machine a provider rents out. Prices are for the whole machine, USD."""
 
@@ -89,6 +106,9 @@ class Offer:
     interconnect_assumed: bool = False  # the provider does not publish it
     network_bits_per_s: float | None = None  # between machines, where a source states it
     network_source: str = ""
+    rates_seen: tuple[RateSeen, ...] = ()
+    unknown: tuple[str, ...] = ()  # of UNKNOWABLE_FIELDS: no source gives them
+    last_known: str = ""  # why a price no recent source confirms is kept
     origin: str = ""  # the file it came from
 
     @property
@@ -111,9 +131,24 @@ class Offer:
             return self.spot_usd_per_hour
         return self.usd_per_hour
 
+    def age_days(self, today: _dt.date) -> int:
+        return (today - self.as_of).days
+
+    def rate_range(self) -> tuple[RateSeen, RateSeen] | None:
+        """The lowest and highest rate seen since the price's year began, when they differ."""
+        recent = [r for r in self.rates_seen if r.as_of.year >= self.as_of.year]
+        key = (lambda r: r.compute_units_per_hour or 0.0) if self.billing == "compute_units" \
+            else (lambda r: r.usd_per_hour or 0.0)
+        if len(recent) < 2:
+            return None
+        low, high = min(recent, key=key), max(recent, key=key)
+        return (low, high) if key(low) != key(high) else None
+
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
         d["as_of"] = self.as_of.isoformat()
+        d["rates_seen"] = [r.to_dict() for r in self.rates_seen]
+        d["unknown"] = list(self.unknown)
         d["key"] = self.key
         return d
 

@@ -8,7 +8,17 @@ import difflib
 import tomllib
 from pathlib import Path
 
-from advisor.cloud.records import BILLING_RULES, INTERCONNECT_KINDS, TFLOPS, CatalogError, GpuSpec, Interconnect, Offer
+from advisor.cloud.records import (
+    BILLING_RULES,
+    INTERCONNECT_KINDS,
+    TFLOPS,
+    UNKNOWABLE_FIELDS,
+    CatalogError,
+    GpuSpec,
+    Interconnect,
+    Offer,
+    RateSeen,
+)
 from advisor.errors import did_you_mean
 
 GPU_REQUIRED = ("name", "arch", "compute_capability", "vram_gb", "memory_bandwidth_gb_per_s",
@@ -20,7 +30,8 @@ OFFER_REQUIRED = ("id", "instance", "as_of", "source")
 PRICE_FIELDS = ("usd_per_hour", "spot_usd_per_hour", "compute_units_per_hour", "usd_per_compute_unit")
 OFFER_FIELDS = (*OFFER_REQUIRED, *PRICE_FIELDS, "billing", "gpu", "gpu_count", "vcpus", "ram_gb",
                 "runtime_limit_hours", "region", "derived", "interconnect", "interconnect_assumed",
-                "network_gbps", "network_source")
+                "network_gbps", "network_source", "rates_seen", "unknown", "last_known")
+RATE_SEEN_FIELDS = ("as_of", "source", "compute_units_per_hour", "usd_per_hour")
 # a file's top level: its provider and default billing (files with offers), and its tables
 FILE_FIELDS = ("provider", "provider_name", "billing", "gpu", "interconnect", "offer")
 
@@ -139,14 +150,7 @@ def parse_offer(origin: str, provider: str, default_billing: str | None, d: dict
     gpu = d.get("gpu")
     if gpu is not None and gpu not in gpus:
         raise _err(origin, entry, "gpu", f"names unknown GPU {gpu!r}" + _closest(gpu, gpus))
-    as_of = d["as_of"]
-    if isinstance(as_of, str):
-        try:
-            as_of = _dt.date.fromisoformat(as_of)
-        except ValueError:
-            raise _err(origin, entry, "as_of", f"must be a date (YYYY-MM-DD), not {as_of!r}") from None
-    if not isinstance(as_of, _dt.date):
-        raise _err(origin, entry, "as_of", f"must be a date (YYYY-MM-DD), not {as_of!r}")
+    as_of = _date(origin, entry, "as_of", d["as_of"])
     limit = d.get("runtime_limit_hours")
     count = d.get("gpu_count", 1)
     vcpus = d.get("vcpus")
@@ -155,7 +159,7 @@ def parse_offer(origin: str, provider: str, default_billing: str | None, d: dict
     for name in ("derived", "interconnect_assumed"):
         if name in d and not isinstance(d[name], bool):
             raise _err(origin, entry, name, f"must be true or false, not {d[name]!r}")
-    for name in ("id", "instance", "source", "region", "gpu", "interconnect", "network_source"):
+    for name in ("id", "instance", "source", "region", "gpu", "interconnect", "network_source", "last_known"):
         if name in d and not isinstance(d[name], str):
             raise _err(origin, entry, name, f"must be a string, not {d[name]!r}")
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
@@ -169,6 +173,13 @@ def parse_offer(origin: str, provider: str, default_billing: str | None, d: dict
         network = _number(origin, entry, "network_gbps", network, positive=True) * 1e9
         if "network_source" not in d:
             raise _err(origin, entry, "network_source", "is missing (network_gbps needs its source)")
+    unknown = _strings(origin, entry, "unknown", d.get("unknown", []))
+    for name in unknown:
+        if name not in UNKNOWABLE_FIELDS:
+            raise _err(origin, entry, "unknown", f"lists {name!r}, which is not a field that can be unknown"
+                       + (_closest(name, UNKNOWABLE_FIELDS) or f"; valid: {', '.join(UNKNOWABLE_FIELDS)}"))
+        if name in d:
+            raise _err(origin, entry, "unknown", f"lists {name!r}, but the offer gives it; remove one of the two")
     return Offer(
         provider=provider, id=str(d["id"]), instance=str(d["instance"]), billing=billing,
         as_of=as_of, source=str(d["source"]), gpu=gpu, gpu_count=count,
@@ -177,8 +188,42 @@ def parse_offer(origin: str, provider: str, default_billing: str | None, d: dict
         runtime_limit_hours=None if limit is None else _number(origin, entry, "runtime_limit_hours", limit, positive=True),
         region=d.get("region"), derived=bool(d.get("derived", False)), interconnect=interconnect,
         interconnect_assumed=bool(d.get("interconnect_assumed", False)), network_bits_per_s=network,
-        network_source=str(d.get("network_source", "")), origin=origin, **prices,
+        network_source=str(d.get("network_source", "")),
+        rates_seen=_rates_seen(origin, entry, d.get("rates_seen", [])), unknown=unknown,
+        last_known=str(d.get("last_known", "")), origin=origin, **prices,
     )
+
+
+def _date(origin, entry, name, value) -> _dt.date:
+    if isinstance(value, str):
+        try:
+            return _dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    elif isinstance(value, _dt.date) and not isinstance(value, _dt.datetime):
+        return value
+    raise _err(origin, entry, name, f"must be a date (YYYY-MM-DD), not {value!r}")
+
+
+def _rates_seen(origin, entry, value) -> tuple[RateSeen, ...]:
+    """`rates_seen = [{compute_units_per_hour = 1.19, as_of = "2026-03-10", source = "..."}, ...]`"""
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise _err(origin, entry, "rates_seen", "must be a list of tables ({ as_of = ..., source = ..., "
+                   "compute_units_per_hour = ... })")
+    seen = []
+    for i, table in enumerate(value):
+        where = f"{entry} rates_seen[{i}]"
+        _check_fields(origin, where, table, RATE_SEEN_FIELDS)
+        for name in ("as_of", "source"):
+            if name not in table:
+                raise _err(origin, where, name, "is missing")
+        rates = {k: _number(origin, where, k, table[k], positive=True)
+                 for k in ("compute_units_per_hour", "usd_per_hour") if k in table}
+        if not rates:
+            raise _err(origin, where, "compute_units_per_hour", "is missing (or usd_per_hour)")
+        seen.append(RateSeen(as_of=_date(origin, where, "as_of", table["as_of"]), source=str(table["source"]),
+                             **rates))
+    return tuple(sorted(seen, key=lambda r: r.as_of))
 
 
 def _read_toml(path) -> dict:

@@ -25,7 +25,7 @@ from advisor.predict.gpu import (
     gpu_phase,
     precision_notes,
 )
-from advisor.predict.loader import DEFAULT_DECODE_IMAGES_PER_S, loader_images_per_s
+from advisor.predict.loader import loader_rate
 from advisor.predict.memory import CUDA_CONTEXT_BYTES, largest_batch, training_memory_bytes
 from advisor.predict.parallel import ddp_step, parallel_info, parallel_note, shard_workload
 from advisor.predict.setup import gpu_setup_seconds
@@ -84,18 +84,18 @@ def gpu_estimate(workload: Workload, cost: StepCost, spec: GpuSpec, eff: Efficie
     fed = dict(steps)
     synthetic = None
     if vcpus:
-        per_process = decode_images_per_s or DEFAULT_DECODE_IMAGES_PER_S
-        loader_rate = loader_images_per_s(vcpus, per_process)
-        loader_step = b / loader_rate
+        loader = loader_rate(vcpus, decode_images_per_s, main_busy_share=train.host_s / (train.seconds or 1.0))
+        loader_step = b / loader.images_per_s
+        gpu_rate = b / steps["train"]
         if workload.data_dir:
             if loader_step > steps["train"]:
-                synthetic = Samples((steps["train"],))
+                synthetic = Samples((steps["train"],))  # so the estimate says the loader bounds it
             fed = {phase: max(t, loader_step) for phase, t in steps.items()}
         elif loader_step > steps["train"]:
             notes.append(warning(
-                "decoding-would-bound", f"with JPEG photos, {vcpus} vCPUs decode about {loader_rate:.0f} "
-                f"images/s (est.) against {b / steps['train']:.0f} the GPU trains: the loader would be the "
-                "bottleneck"))
+                "decoding-would-bound", f"with JPEG photos, {vcpus} vCPUs decode about {loader.images_per_s:.0f} "
+                f"images/s (est.) against {gpu_rate:.0f} the GPU trains: the loader would be the bottleneck"))
+        notes.append(info("decode-assumed", loader.describe()))
     elif workload.data_dir:
         notes.append(warning("vcpus-unknown", "the offer's vCPU count is not published: JPEG decoding is not included"))
     else:

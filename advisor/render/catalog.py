@@ -47,12 +47,43 @@ def offers_output(catalog, offers, fmt: str) -> str:
             link += f"+{o.network_bits_per_s / 1e9:g}G"
         body.append([o.key[:26], gpu, str(o.vcpus or "N/A"), money(hourly) if hourly is not None else "N/A",
                      money(o.spot_usd_per_hour) if o.spot_usd_per_hour is not None else "-",
-                     {"per_second_min_60s": "per s", "compute_units": "CU", "hourly": "hour"}.get(o.billing, o.billing),
+                     {"per_second_min_60s": "sec", "compute_units": "CU", "hourly": "hour"}.get(o.billing, o.billing),
                      f"{o.runtime_limit_hours:g} h" if o.runtime_limit_hours else "-", link, o.as_of.isoformat()])
     return (table(body, ["offer", "GPU", "vCPU", "$/h", "spot", "bill", "limit", "GPU link", "as of"],
                   "llrrrlrll")
             + "\n" + "\n".join(textwrap.wrap(
-                "$/h on demand, spot $/h. bill: per s = per second after a 1-minute minimum, hour = by "
+                "$/h on demand, spot $/h. bill: sec = per second after a 1-minute minimum, hour = by "
                 "the started hour, CU = Colab compute units. GPU link: between the GPUs of one machine, "
                 "nvl = NVLink, pcie = PCIe (? = assumed, not published); +NG: Gbit/s between machines, "
                 "where published.", WIDTH)))
+
+
+def check_output(catalog, findings, max_age_days: int, fmt: str) -> str:
+    """`advisor catalog check`: what needs work first, then what is kept and why."""
+    if fmt == "json":
+        return json.dumps({"max_age_days": max_age_days, "offers": len(catalog.offers),
+                           "failing": sum(f.fails for f in findings),
+                           "findings": [f.to_dict() for f in findings]}, indent=2)
+    failing = [f for f in findings if f.fails]
+    kept = [f for f in findings if not f.fails]
+    lines = []
+    if failing:
+        lines.append(f"{len(failing)} problem(s) in {len({f.offer for f in failing})} offer(s):")
+        lines += [_wrapped(f"{f.offer}: {f.text} [{f.kind}]") for f in failing]
+        lines.append("")
+    if kept:
+        lines.append(f"{len(kept)} offer(s) older than {max_age_days} days, kept at their last known price:")
+        lines += [_wrapped(f"{f.offer}: {f.text}") for f in kept]
+        lines.append("")
+    if failing:
+        lines.append(f"Catalog check needs work: {len(failing)} problem(s) above; advisor/cloud/data/README.md "
+                     "says what each field means.")
+    else:
+        lines.append(f"Catalog check passes: {len(catalog.offers)} offers, every price within {max_age_days} days "
+                     "or kept with its reason, every source given, every machine's vCPUs and memory given or "
+                     "recorded as unknown.")
+    return "\n".join(lines)
+
+
+def _wrapped(text: str) -> str:
+    return textwrap.fill(text, WIDTH, initial_indent="  ", subsequent_indent="    ")

@@ -55,7 +55,7 @@ def test_recommend_table_and_csv(capsys, saved_profile):
     # 5912/64 steps x 1 s x 4 epochs + 1478/64 x 0.25 s x 4 + half the 3 s warm-up = 394.1 s
     assert "0:06:34" in out and "Recommendation: train on this machine" in out
     code, out, _ = run(capsys, "recommend", "--dataset-size", "7390", "--profile", saved_profile, "--all")
-    assert code == 0 and "gcp:a2-highgpu-1g" in out and "colab:free-t4" in out
+    assert code == 0 and "gcp:a2-highgpu-1g" in out and "colab:t4-gpu-free" in out
     assert max(len(line) for line in out.splitlines()) <= 100
     code, out, _ = run(capsys, "recommend", "--dataset-size", "7390", "--profile", saved_profile, "--format", "csv")
     assert code == 0 and out.splitlines()[0].startswith("id,provider,accelerator,count,seconds")
@@ -193,7 +193,7 @@ def test_no_option_meets_the_constraints_is_not_an_error(capsys, saved_profile):
     payload = json.loads(out)
     assert payload["options"] == [] and payload["recommendation"]["best"] is None
     assert payload["excluded"] and all("past the deadline" in x["reason"] for x in payload["excluded"]
-                                       if x["id"] != "colab:payg-cpu")
+                                       if x["id"] != "colab:cpu")
 
 
 def test_targets_spot_top_and_provider(capsys, saved_profile):
@@ -240,7 +240,7 @@ def test_catalog_commands(capsys):
     assert code == 0 and "h200" in out and "TF32" in out
     code, out, err = run(capsys, "catalog", "offers", "--provider", "paperspace", "--gpu", "A100")
     assert code == 0 and "paperspace:A100" in out and "gcp:" not in out
-    assert "older than 180 days" in err
+    assert "older than 180 days" in err and "advisor catalog check" in err
     code, out, _ = run(capsys, "catalog", "offers", "--format", "json")
     offers = json.loads(out)
     assert all(o["as_of"] and o["source"] for o in offers)

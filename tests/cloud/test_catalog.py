@@ -11,7 +11,6 @@ from advisor.cloud.catalog import (
     find_gpu,
     gpu_for_device_name,
     load_catalog,
-    stale_prices,
 )
 from advisor.errors import UsageError
 
@@ -29,7 +28,8 @@ def test_shipped_catalog_has_the_gpus_and_providers():
     gcp_gpus = {o.gpu for o in cat.offers if o.provider == "gcp"}
     assert {"t4", "p4", "p100", "v100", "l4", "a100-40gb", "a100-80gb", "h100-sxm", None} <= gcp_gpus
     colab = {o.id for o in cat.offers if o.provider == "colab"}
-    assert {"free-cpu", "free-t4", "payg-t4", "payg-l4", "payg-a100"} <= colab
+    # the runtime names of Colab's "Change runtime type" dialog
+    assert {"cpu-free", "t4-gpu-free", "t4-gpu", "l4-gpu", "a100-gpu", "g4-gpu"} <= colab
 
 
 def test_precision_semantics_of_the_specs():
@@ -149,14 +149,6 @@ def test_unreadable_catalog_files(tmp_path):
         load_catalog((str(bad),))
     with pytest.raises(CatalogError, match="no such file"):
         load_catalog((str(tmp_path / "none.toml"),))
-
-
-def test_old_prices_warn_after_180_days():
-    cat = load_catalog()
-    paperspace = [o for o in cat.offers if o.provider == "paperspace"]
-    warning = stale_prices(paperspace, dt.date(2026, 11, 26))
-    assert "older than 180 days" in warning and "2022-02-16" in warning
-    assert stale_prices(paperspace, dt.date(2022, 3, 1)) is None
 
 
 def test_the_wheel_ships_the_catalog_and_the_reference_profiles(tmp_path):

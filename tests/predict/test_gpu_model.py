@@ -136,8 +136,8 @@ def test_faster_gpus_predict_shorter_device_bound_steps():
     assert times == sorted(times, reverse=True)
 
 
-def test_loader_throughput_follows_the_measured_worker_curve():
-    assert loader_images_per_s(1, 280) == pytest.approx(280)
-    assert loader_images_per_s(2, 280) == pytest.approx(280 * 1.96)
-    assert loader_images_per_s(8, 100) == pytest.approx(475)
-    assert loader_images_per_s(3, 100) < loader_images_per_s(4, 100) < loader_images_per_s(32, 100)
+def test_loader_throughput_follows_the_measured_core_curve_on_machines_without_hyperthreads():
+    # one worker per core: 2 workers on a 2-core VM and on a 16-vCPU host both gave 1.96x
+    assert loader_images_per_s(1, 280, threads_per_core=1) == pytest.approx(280)
+    assert loader_images_per_s(2, 280, threads_per_core=1) == pytest.approx(280 * 1.96)
+    assert loader_images_per_s(8, 100, threads_per_core=1) == pytest.approx(475)

@@ -12,12 +12,13 @@ import traceback
 
 import click
 
+from advisor.advise.options import ANSWER_OPTIONS
 from advisor.errors import AdvisorError, UsageError
 from advisor.model.precision import PRECISION_CHOICES
 from advisor.model.workload import DEFAULT_MODEL, DEFAULT_NUM_CLASSES, Workload
 
 DEFAULT_RECALIBRATE_BUDGET_S = 30.0
-DEFAULT_TOP = 10
+DEFAULT_TOP = ANSWER_OPTIONS
 
 
 def workload_options(func):
@@ -257,43 +258,6 @@ def recommend(dataset_size, epochs, valid_fraction, frozen_epochs, model, num_cl
         click.echo(f"Plot written to {plot_options(advice.to_dict(), plot_path)}", err=True)
 
 
-@cli.group()
-def catalog():
-    """List the GPUs and cloud offers advisor knows, with prices, sources and dates."""
-
-
-@catalog.command("gpus")
-@click.option("--catalog", "catalog_files", multiple=True, type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
-def catalog_gpus(catalog_files, fmt):
-    """GPU specifications (dense tensor-core peaks)."""
-    from advisor.cloud.catalog import load_catalog
-    from advisor.render.catalog import gpus_output
-
-    click.echo(gpus_output(load_catalog(tuple(catalog_files)), fmt).rstrip("\n"))
-
-
-@catalog.command("offers")
-@click.option("--provider", "providers", multiple=True, help="Only this provider (repeatable).")
-@click.option("--gpu", default=None, help="Only offers with this GPU.")
-@click.option("--catalog", "catalog_files", multiple=True, type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
-def catalog_offers(providers, gpu, catalog_files, fmt):
-    """Cloud offers with prices per hour, billing rule, runtime limit, date and source."""
-    import datetime as dt
-
-    from advisor.cloud.catalog import check_providers, filter_offers, load_catalog, stale_prices
-    from advisor.render.catalog import offers_output
-
-    cat = load_catalog(tuple(catalog_files))
-    gpu_id = cat.gpu(gpu).id if gpu else None
-    offers = filter_offers(cat.offers, check_providers(providers), gpu_id)
-    click.echo(offers_output(cat, offers, fmt).rstrip("\n"))
-    stale = stale_prices(offers, dt.date.today())
-    if stale:
-        click.echo(f"Warning: {stale}", err=True)
-
-
 @cli.command()
 @run_options
 @workload_options
@@ -347,6 +311,11 @@ def models():
     from advisor.measure.models import torchvision_model_names
 
     click.echo("\n".join(torchvision_model_names()))
+
+
+from advisor.cli.catalog import catalog  # a command group of its own module
+
+cli.add_command(catalog)
 
 
 def _one_line(message: str) -> str:
