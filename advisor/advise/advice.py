@@ -190,10 +190,10 @@ def _price_notes(offer: Offer, usd: float | None, today: _dt.date) -> list:
     if seen and usd:
         low, high = seen
         used = offer.compute_units_per_hour or 1.0
+        cheap, dear = (money(usd * r.compute_units_per_hour / used) for r in (low, high))
         notes.append(info("rate-drift", f"its rate was seen at {low.compute_units_per_hour:g} CU/h ({low.source}, "
                           f"{low.as_of}) and {high.compute_units_per_hour:g} ({high.source}, {high.as_of}); priced "
-                          f"at {used:g}, the run costs {money(usd * low.compute_units_per_hour / used)}-"
-                          f"{money(usd * high.compute_units_per_hour / used)}"))
+                          f"at {used:g}" + (f", the run costs {cheap} to {dear}" if cheap != dear else "")))
     return notes
 
 
