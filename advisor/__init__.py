@@ -20,7 +20,7 @@ from advisor.model.profile import Profile
 from advisor.model.workload import Workload
 from advisor.store import load_profile, save_profile
 
-__version__ = "0.1.0"
+from advisor._version import __version__
 
 
 def profile_machine(*args, **kwargs) -> Profile:
@@ -42,6 +42,59 @@ def profile(workload: Workload | None = None, device: str = "auto", budget_s: fl
     return prof
 
 
+class track:
+    """Measure a training loop of your own and predict its whole run on this machine.
+
+        with advisor.track(model, train_loader, epochs=4) as t:
+            for epoch in range(4):
+                ...                                  # your loop, unchanged
+        t.prediction.predicted_seconds, t.result.measured_seconds
+
+    After `budget_s` seconds of training (and a few warm-up steps) the prediction is made once,
+    printed (unless `quiet`) and kept in `t.prediction`; when the block ends, `t.result` has the
+    measured time beside it. `calibrate_only=True` ends the loop once predicted. `model` and
+    `loader` are optional: the steps, the batches and the model are found through PyTorch's
+    hooks; a loader given is taken as the training one (its length known from the start).
+    Imports torch.
+    """
+
+    def __init__(self, model=None, loader=None, *, epochs: float | None = None, total_steps: int | None = None,
+                 budget_s: float = 60.0, calibrate_only: bool = False, quiet: bool = False):
+        from advisor.app.tracking import TrackSession
+
+        self._quiet = quiet
+        self._session = TrackSession(epochs=epochs, total_steps=total_steps, budget_s=budget_s,
+                                     calibrate_only=calibrate_only, loader=loader, on_prediction=self._print)
+        self.prediction = self.result = None
+
+    def _print(self, p) -> None:
+        self.prediction = p
+        if not self._quiet:
+            import sys
+
+            from advisor.render.tracking import prediction_text
+
+            print(prediction_text(p), file=sys.stderr, flush=True)
+
+    def __enter__(self) -> "track":
+        self._session.start()
+        return self
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        from advisor.app.tracking import CalibrationDone
+
+        self._session.stop()
+        self.prediction, self.result = self._session.prediction, self._session.result
+        self.why_not = self._session.why_not
+        if self.result is not None and not self._quiet and kind is None:
+            import sys
+
+            from advisor.render.tracking import finish_text
+
+            print(finish_text(self.result), file=sys.stderr, flush=True)
+        return kind is not None and issubclass(kind, CalibrationDone)
+
+
 def to_dataframe(estimates):
     """One row per Estimate, as a pandas DataFrame."""
     import pandas as pd
@@ -60,5 +113,5 @@ def to_dataframe(estimates):
 __all__ = [
     "AdvisorError", "Estimate", "Estimator", "Interrupted", "Note", "Profile", "Reporter", "RuntimeFailure",
     "UsageError", "Workload", "estimate", "estimator_for", "load_catalog", "load_profile", "profile",
-    "profile_machine", "recommend", "save_profile", "to_dataframe", "validate",
+    "profile_machine", "recommend", "save_profile", "to_dataframe", "track", "validate",
 ]

@@ -88,7 +88,7 @@ def profile_machine(workload: Workload | None = None, device: str = "auto", budg
     The calibration trains in a fresh interpreter, as the user's script will (advisor.measure.isolation);
     `fresh_process=False` keeps it in this process, faster to start, for tests.
     """
-    from advisor import __version__
+    from advisor._version import __version__
     from advisor.measure.microbench import run_microbenchmarks
     from advisor.measure.opcount import count_step
     from advisor.measure.probe import probe_machine

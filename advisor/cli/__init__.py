@@ -275,7 +275,7 @@ def validate(dataset_size, epochs, valid_fraction, frozen_epochs, model, num_cla
     """Predict a workload's training time, then train it here and compare."""
     import json
 
-    from advisor import __version__
+    from advisor._version import __version__
     from advisor.app import workflows
     from advisor.render.progress import TrainingProgress
     from advisor.render.validation import validation_table
@@ -313,9 +313,11 @@ def models():
     click.echo("\n".join(torchvision_model_names()))
 
 
-from advisor.cli.catalog import catalog  # a command group of its own module
+from advisor.cli.catalog import catalog  # commands of their own modules
+from advisor.cli.watch import watch
 
 cli.add_command(catalog)
+cli.add_command(watch)
 
 
 def _one_line(message: str) -> str:

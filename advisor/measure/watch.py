@@ -1,0 +1,204 @@
+"""Watching a training loop that is not ours, through PyTorch's global hooks.
+
+- every optimizer step: `torch.optim.optimizer.register_optimizer_step_post_hook`;
+- every DataLoader pass and batch: the base iterator class that torch's, Lightning's and
+  fastai's loaders all iterate with, so the time spent waiting for each batch is measured;
+- the model: the first module called after a step is the top one (children run inside it);
+  its input gives the batch shape, and its forward is timed on the host.
+
+Nothing synchronises a GPU: step times are host timestamps, and over a window of steps their
+mean is what the GPU sustains, as training runs it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from collections.abc import Callable
+
+from advisor.model.tracking import LoaderPass, Observation
+
+
+class Tracker:
+    """Install, let the training run, read `observation()`; `uninstall()` restores torch."""
+
+    def __init__(self, timer: Callable[[], float] = time.perf_counter,
+                 on_step: Callable[[Tracker], None] | None = None):
+        self.timer = timer
+        self.on_step = on_step
+        self.t0 = timer()
+        self._lock = threading.Lock()
+        self._steps: list[float] = []
+        self._passes: list[dict] = []
+        self._by_iter: dict[int, dict] = {}
+        self._lengths: dict[int, int] = {}
+        self._loader_ids: dict[int, int] = {}
+        self._waits: list[tuple[float, float]] = []
+        self._forward: list[float] = []
+        self._model = None
+        self._fwd_start: float | None = None
+        self._handles: list = []
+        self._global_forward = None
+        self._restore: list[tuple[object, str, object]] = []
+        self._shape = self._batch = None
+
+    # -- hooks --------------------------------------------------------------------------------
+
+    def install(self) -> Tracker:
+        import torch
+        from torch.optim.optimizer import register_optimizer_step_post_hook
+        from torch.utils.data import dataloader as dl
+
+        self._handles.append(register_optimizer_step_post_hook(self._after_step))
+        self._global_forward = torch.nn.modules.module.register_module_forward_pre_hook(self._first_forward)
+        tracker = self
+        base = dl._BaseDataLoaderIter
+        init, nxt = base.__init__, base.__next__
+
+        def __init__(it, loader, *args, **kwargs):
+            init(it, loader, *args, **kwargs)
+            tracker._pass_started(it, loader)
+
+        def __next__(it):
+            start = tracker.timer()
+            try:
+                return nxt(it)
+            except StopIteration:
+                tracker._pass_ended(it)
+                raise
+            finally:
+                tracker._batch_waited(it, start)
+
+        self._patch(base, "__init__", __init__)
+        self._patch(base, "__next__", __next__)
+        loader_init = dl.DataLoader.__init__
+
+        def loader_made(loader, *args, **kwargs):
+            loader_init(loader, *args, **kwargs)
+            with tracker._lock:
+                tracker._loader_id(loader)  # a validation loader is known before its first pass
+
+        self._patch(dl.DataLoader, "__init__", loader_made)
+        return self
+
+    def uninstall(self) -> None:
+        if self._global_forward is not None:
+            self._global_forward.remove()
+            self._global_forward = None
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
+        for owner, name, value in reversed(self._restore):
+            setattr(owner, name, value)
+        self._restore.clear()
+
+    def _patch(self, owner, name, value):
+        self._restore.append((owner, name, owner.__dict__[name]))
+        setattr(owner, name, value)
+
+    def _now(self) -> float:
+        return self.timer() - self.t0
+
+    def _loader_id(self, loader) -> int:
+        key = id(loader)
+        if key not in self._loader_ids:
+            self._loader_ids[key] = len(self._loader_ids)
+            try:
+                self._lengths[self._loader_ids[key]] = len(loader)
+            except TypeError:  # an iterable dataset without a length
+                pass
+        return self._loader_ids[key]
+
+    def _pass_started(self, it, loader) -> None:
+        with self._lock:
+            lid = self._loader_id(loader)
+            record = {"loader": lid, "length": self._lengths.get(lid), "started_s": self._now(),
+                      "ended_s": None, "batches": 0, "wait_s": 0.0, "steps": 0}
+            self._passes.append(record)
+            self._by_iter[id(it)] = record
+            weakref.finalize(it, self._pass_dropped, id(it))
+
+    def _pass_dropped(self, key: int) -> None:
+        # a pass left early (break, or the iterator was deleted): it ends when dropped
+        with self._lock:
+            record = self._by_iter.pop(key, None)
+            if record is not None and record["ended_s"] is None:
+                record["ended_s"] = self._now()
+
+    def _pass_ended(self, it) -> None:
+        with self._lock:
+            record = self._by_iter.get(id(it))
+            if record is not None and record["ended_s"] is None:
+                record["ended_s"] = self._now()
+
+    def _batch_waited(self, it, start: float) -> None:
+        end = self.timer()
+        with self._lock:
+            record = self._by_iter.get(id(it))
+            if record is None or record["ended_s"] is not None:
+                return
+            record["batches"] += 1
+            record["wait_s"] += end - start
+            self._current = record
+            self._waits.append((end - self.t0, end - start, record))
+
+    def _after_step(self, optimizer, args, kwargs) -> None:
+        with self._lock:
+            self._steps.append(self._now())
+            current = getattr(self, "_current", None)
+            if current is not None:
+                current["steps"] += 1
+        if self.on_step is not None:
+            self.on_step(self)
+
+    def _first_forward(self, module, args):
+        if self._model is not None:
+            return
+        self._model = module
+        self._global_forward.remove()  # every module call would pay for it
+        self._global_forward = None
+        self._handles.append(module.register_forward_pre_hook(self._forward_start))
+        self._handles.append(module.register_forward_hook(self._forward_end))
+        self._forward_start(module, args)
+
+    def _forward_start(self, module, args):
+        import torch
+
+        self._fwd_start = self.timer()
+        x = args[0] if args else None
+        if isinstance(x, torch.Tensor) and self._shape is None:
+            self._shape, self._batch = tuple(x.shape[1:]), int(x.shape[0])
+            self._device = str(x.device)
+
+    def _forward_end(self, module, args, output):
+        import torch
+
+        if self._fwd_start is not None and torch.is_grad_enabled():  # training steps only
+            self._forward.append(self.timer() - self._fwd_start)
+        self._fwd_start = None
+
+    def prefer_training_loader(self, loader) -> None:
+        """The loader the caller named as the training one: its length is known before its pass."""
+        with self._lock:
+            self._loader_id(loader)
+
+    def elapsed_s(self) -> float:
+        return self._now()
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def observation(self) -> Observation:
+        with self._lock:
+            model = self._model
+            return Observation(
+                now_s=self._now(), step_s=tuple(self._steps),
+                passes=tuple(LoaderPass(**p) for p in self._passes),
+                loader_lengths=dict(self._lengths),
+                batch_wait_s=tuple((when, waited) for when, waited, p in self._waits if p["steps"]),
+                forward_s=tuple(self._forward),
+                batch_size=self._batch, input_shape=self._shape,
+                model=type(model).__name__ if model is not None else None,
+                parameters=sum(p.numel() for p in model.parameters()) if model is not None else None,
+                device=getattr(self, "_device", None),
+            )
