@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 
 $(BIN)/advisor: pyproject.toml constraints-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -c constraints-dev.txt -e '.[test,plot]'
+	$(BIN)/pip install -q -c constraints-dev.txt -e '.[test,plot,fastai,lightning]'
 	touch $@
 
 run: $(BIN)/advisor

@@ -11,6 +11,7 @@ Importing advisor does not import torch; measuring does (profile, on-the-spot ca
 validate).
 """
 
+from advisor._version import __version__
 from advisor.app.workflows import Estimator, Reporter, estimate, estimator_for, recommend, validate
 from advisor.cloud.catalog import load_catalog
 from advisor.errors import AdvisorError, Interrupted, RuntimeFailure, UsageError
@@ -19,8 +20,6 @@ from advisor.model.notes import Note
 from advisor.model.profile import Profile
 from advisor.model.workload import Workload
 from advisor.store import load_profile, save_profile
-
-from advisor._version import __version__
 
 
 def profile_machine(*args, **kwargs) -> Profile:
@@ -52,29 +51,33 @@ class track:
 
     After `budget_s` seconds of training (and a few warm-up steps) the prediction is made once,
     printed (unless `quiet`) and kept in `t.prediction`; when the block ends, `t.result` has the
-    measured time beside it. `calibrate_only=True` ends the loop once predicted. `model` and
+    measured time beside it, and `t.advice` the cloud options predicted from the model's counted
+    step (`cloud=False` skips them). `calibrate_only=True` ends the loop once predicted. `model` and
     `loader` are optional: the steps, the batches and the model are found through PyTorch's
     hooks; a loader given is taken as the training one (its length known from the start).
     Imports torch.
     """
 
     def __init__(self, model=None, loader=None, *, epochs: float | None = None, total_steps: int | None = None,
-                 budget_s: float = 60.0, calibrate_only: bool = False, quiet: bool = False):
+                 budget_s: float = 60.0, calibrate_only: bool = False, cloud: bool = True, providers=(),
+                 quiet: bool = False):
         from advisor.app.tracking import TrackSession
 
         self._quiet = quiet
         self._session = TrackSession(epochs=epochs, total_steps=total_steps, budget_s=budget_s,
-                                     calibrate_only=calibrate_only, loader=loader, on_prediction=self._print)
-        self.prediction = self.result = None
+                                     calibrate_only=calibrate_only, loader=loader, cloud=cloud,
+                                     providers=providers, on_prediction=self._print)
+        self.prediction = self.result = self.advice = None
 
-    def _print(self, p) -> None:
-        self.prediction = p
+    def _print(self, session) -> None:
+        self.prediction, self.advice = session.prediction, session.advice
         if not self._quiet:
             import sys
 
-            from advisor.render.tracking import prediction_text
+            from advisor.render.tracking import answer_text
 
-            print(prediction_text(p), file=sys.stderr, flush=True)
+            print(answer_text(session.prediction, session.advice, session.cloud_problem), file=sys.stderr,
+                  flush=True)
 
     def __enter__(self) -> "track":
         self._session.start()

@@ -6,6 +6,7 @@ modules (estimate, targets, recommend).
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from advisor.advise.options import (
@@ -21,6 +22,7 @@ from advisor.cloud.catalog import STALE_PRICE_DAYS, Catalog, Offer, check_provid
 from advisor.cloud.pricing import offer_cost
 from advisor.errors import UsageError
 from advisor.model.calibration import Calibration
+from advisor.model.cost import StepCost
 from advisor.model.estimate import Estimate
 from advisor.model.notes import info, warning
 from advisor.model.parallel import CommModel, DataParallel
@@ -96,7 +98,9 @@ def advise(profile: Profile, workload: Workload, catalog: Catalog, *, providers=
         decode = None
         if local_cal is not None and local_cal.decode_images_per_s is not None:
             decode = local_cal.decode_images_per_s.median
-        ctx = _Context(workload, estimator, catalog, tuple(references or ()), local, local_cal, decode,
+        cpu = profile.machine.cpu
+        ctx = _Context(workload, estimator.step_cost, catalog, tuple(references or ()), local, local_cal, decode,
+                       profile.device, cpu.usable_cores or cpu.logical_cores or 1,
                        spot, nodes, global_batch, today or _dt.date.today())
         for offer in offers:
             option, reason = _offer_option(offer, ctx)
@@ -110,6 +114,34 @@ def advise(profile: Profile, workload: Workload, catalog: Catalog, *, providers=
                              local=local_cal, vcpus=None, decode_images_per_s=decode)
             options.append(Option(id=f"target:{spec.id}", provider="any", accelerator=spec.name, count=1,
                                   estimate=e, notes=(info("bare-gpu", "a bare GPU: no price, no host limits"),)))
+    return _ranked(workload, options, excluded, warnings, objective, max_cost, deadline_s, today)
+
+
+def advise_measured(local: Estimate, cost: StepCost, catalog: Catalog, *, local_device: str = "cpu",
+                    local_cores: int = 1, providers=(), spot: bool = False, objective: str = "balanced",
+                    max_cost: float | None = None, deadline_s: float | None = None,
+                    today: _dt.date | None = None) -> Advice:
+    """Every option for a run measured here as it trained (`local`, its workload inside), its
+    step counted as `cost`: the catalog's offers predicted from that count, one GPU or machine
+    each (as the run was)."""
+    workload = local.workload
+    offers = _offers_for_gpus(filter_offers(catalog.offers, check_providers(providers)), None, 1)
+    ctx = _Context(workload, lambda w: cost.at_batch(w.batch_size) or cost, catalog, (), local, None, None,
+                   local_device, local_cores, spot, today=today or _dt.date.today())
+    options, excluded = [local_option(local)], []
+    for offer in offers:
+        if offer.gpu_count > 1:
+            continue  # the script trains on one device; more GPUs would need its code changed
+        option, reason = _offer_option(offer, ctx)
+        if option is None:
+            excluded.append({"id": offer.key, "reason": reason})
+        else:
+            options.append(option)
+    return _ranked(workload, options, excluded, [], objective, max_cost, deadline_s, today)
+
+
+def _ranked(workload, options, excluded, warnings, objective, max_cost, deadline_s, today) -> Advice:
+    """The options within the constraints, ranked, recommended, with the stale prices among them."""
     kept, dropped = apply_constraints(options, max_cost, deadline_s)
     excluded.extend(dropped)
     ordered = sort_options(kept, objective)
@@ -203,12 +235,14 @@ class _Context:
     calibration, the catalog, the reference profiles and the data-parallel request."""
 
     workload: Workload
-    estimator: Estimator
+    step_cost: Callable[[Workload], StepCost]
     catalog: Catalog
     references: tuple[Profile, ...]
     local: Estimate  # this machine's
     local_cal: Calibration | None  # the calibration closest to the workload
     decode_images_per_s: float | None  # JPEG decoding measured here, one process
+    local_device: str  # the device this machine's estimate is for: CPU offers scale from a CPU one
+    local_cores: int
     spot: bool = False
     nodes: int = 1
     global_batch: int | None = None
@@ -224,7 +258,6 @@ class _Context:
 def _offer_option(offer: Offer, ctx: _Context) -> tuple[Option | None, str | None]:
     """The option of renting `offer` (`ctx.nodes` of it), or None and why it cannot be one."""
     workload, nodes, global_batch = ctx.workload, ctx.nodes, ctx.global_batch
-    profile = ctx.estimator.profile
     if offer.gpu is not None:
         spec = ctx.catalog.gpus[offer.gpu]
         dp = DataParallel(offer.gpu_count, nodes, global_batch)
@@ -238,16 +271,15 @@ def _offer_option(offer: Offer, ctx: _Context) -> tuple[Option | None, str | Non
                 comm = offer_comm(offer, ctx.catalog, spec.id, nodes, list(ctx.references))
             except UsageError as exc:
                 return None, str(exc)
-        cost = ctx.estimator.step_cost(workload.with_(batch_size=dp.per_gpu_batch(workload)))
+        cost = ctx.step_cost(workload.with_(batch_size=dp.per_gpu_batch(workload)))
         e = gpu_estimate(workload, cost, spec, ctx.efficiency(spec.id), local=ctx.local_cal,
                          vcpus=offer.vcpus, decode_images_per_s=ctx.decode_images_per_s, dp=dp, comm=comm)
     else:
-        if profile.device != "cpu":
-            return None, "a CPU-only machine, and this profile has no CPU calibration to scale from"
+        if ctx.local_device != "cpu":
+            return None, "a CPU-only machine, and this machine's estimate is not a CPU's to scale from"
         if not offer.vcpus:
             return None, "a CPU machine whose vCPU count is not published"
-        cores = profile.machine.cpu.usable_cores or profile.machine.cpu.logical_cores or 1
-        e = cpu_estimate(ctx.local, cores, offer.vcpus, offer.ram_bytes)
+        e = cpu_estimate(ctx.local, ctx.local_cores, offer.vcpus, offer.ram_bytes)
     spot = ctx.spot
     usd, sessions, notes = offer_cost(offer, e.seconds, spot)
     if usd is not None and nodes > 1 and offer.gpu is not None:

@@ -29,18 +29,23 @@ class TrackSession:
     """Hooks into PyTorch while active; `prediction` is set once the window is measured."""
 
     def __init__(self, *, epochs: float | None = None, total_steps: int | None = None,
-                 budget_s: float = DEFAULT_BUDGET_S, warmup_steps: int = WARMUP_STEPS,
-                 calibrate_only: bool = False, loader=None,
-                 on_prediction: Callable[[RunPrediction], None] | None = None,
+                 budget_s: float = DEFAULT_BUDGET_S, warmup_steps: int = WARMUP_STEPS, frozen_epochs: float = 0.0,
+                 calibrate_only: bool = False, loader=None, cloud: bool = True, providers=(),
+                 catalog_files: tuple[str, ...] = (),
+                 on_prediction: Callable[[TrackSession], None] | None = None,
                  timer: Callable[[], float] = time.perf_counter):
-        self.epochs, self.total_steps = epochs, total_steps
+        self.epochs, self.total_steps, self.frozen_epochs = epochs, total_steps, frozen_epochs
+        self._unfrozen_ratio: float | None = None
         self.budget_s, self.warmup_steps = budget_s, warmup_steps
         self.calibrate_only = calibrate_only
         self.on_prediction = on_prediction
         self.timer = timer
         self._loader = loader
+        self.cloud, self.providers, self.catalog_files = cloud, tuple(providers), tuple(catalog_files)
         self.prediction: RunPrediction | None = None
         self.result: RunPrediction | None = None
+        self.advice = None  # the cloud options (advisor.advise.Advice), when asked for and possible
+        self.cloud_problem: str | None = None  # why there are none
         self.why_not: str | None = None  # why no prediction could be made, when none was
         self.tracker = None
 
@@ -56,16 +61,62 @@ class TrackSession:
         if self.prediction is not None or tracker.elapsed_s() < self.budget_s:
             return
         self._predict(tracker.observation())
-        if self.prediction is not None:
-            if self.on_prediction is not None:
-                self.on_prediction(self.prediction)
-            if self.calibrate_only:
-                raise CalibrationDone()
+        if self.prediction is None:
+            return
+        if self.cloud or self.frozen_epochs:
+            cost = self._count(tracker)
+            if cost is not None and self.frozen_epochs:
+                self._unfrozen_ratio = _work(cost.train) / max(1.0, _work(cost.frozen))
+            # counting took time of this run: predict again from now
+            self._predict(tracker.observation())
+            if cost is not None and self.cloud:
+                self._advise(cost, tracker.observation())
+        if self.on_prediction is not None:
+            self.on_prediction(self)
+        if self.calibrate_only:
+            raise CalibrationDone()
+
+    def _count(self, tracker):
+        """The model's step counted on the meta device (about a second for a ResNet-34)."""
+        from advisor.measure.opcount import count_module, meta_copy
+
+        p, model = self.prediction, tracker.model
+        if model is not None and self.frozen_epochs:
+            model = _unfrozen(model)
+        if model is None or not p.input_shape or not p.batch_size:
+            self.cloud_problem = "the model's input was not a single tensor: no cloud options"
+            return None
+        try:
+            with tracker.paused():
+                return count_module(lambda: meta_copy(model), p.input_shape, p.batch_size, p.precision)
+        except Exception as exc:  # a model the meta device cannot run: predict here only
+            self.cloud_problem = f"counting the model's step failed ({type(exc).__name__}: {exc}): no cloud options"
+            return None
+
+    def _advise(self, cost, obs) -> None:
+        from advisor.advise.advice import advise_measured
+        from advisor.cloud.catalog import load_catalog
+        from advisor.measure.probe import usable_cores
+        from advisor.predict.run_time import run_estimate, run_workload
+
+        p = self.prediction
+        train = next((q.loader for q in reversed(obs.passes) if q.training), None)
+        seen = [q.batches for q in obs.passes if not q.training and q.ended_s is not None and q.batches]
+        others = [n for lid, n in obs.loader_lengths.items() if lid != train and n]
+        valid_batches = seen[-1] if seen else (max(others) if others else 0)
+        w = run_workload(p, valid_batches)
+        device = p.device or "cpu"
+        accelerator = "CPU" if device == "cpu" else device
+        local = run_estimate(p, w, accelerator)
+        self.advice = advise_measured(local, cost, load_catalog(self.catalog_files),
+                                      local_device="cpu" if device == "cpu" else device,
+                                      local_cores=usable_cores(), providers=self.providers)
 
     def _predict(self, obs) -> None:
         try:
             self.prediction = predict_run(obs, epochs=self.epochs, total_steps=self.total_steps,
-                                          warmup_steps=self.warmup_steps)
+                                          warmup_steps=self.warmup_steps, frozen_epochs=self.frozen_epochs,
+                                          unfrozen_ratio=self._unfrozen_ratio)
             self.why_not = None
         except NotEnoughSeen as exc:
             self.why_not = str(exc)
@@ -81,3 +132,19 @@ class TrackSession:
         if self.prediction is not None and not self.calibrate_only:
             self.result = with_measured(self.prediction, obs.now_s)
         return self.result or self.prediction
+
+
+def _work(phase) -> float:
+    """A phase's counted arithmetic, every op class."""
+    return sum(b.flops for b in phase.bins)
+
+
+def _unfrozen(model):
+    """The model as it trains after unfreezing: counting needs every parameter trainable
+    (`count_module` freezes the body itself for the frozen phase)."""
+    from advisor.measure.opcount import meta_copy
+
+    copy = meta_copy(model)
+    for p in copy.parameters():
+        p.requires_grad_(True)
+    return copy

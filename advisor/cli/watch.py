@@ -55,8 +55,12 @@ def child_command(command: tuple[str, ...]) -> list[str]:
 @click.option("--calibrate-only", is_flag=True, help="Stop the script once the prediction is made.")
 @click.option("--report", type=click.Path(dir_okay=False), default=None,
               help="Write the prediction (and the measured time, when the run ends) as JSON.")
+@click.option("--provider", "providers", multiple=True, help="Only this provider's offers (repeatable).")
+@click.option("--catalog", "catalog_files", multiple=True, type=click.Path(dir_okay=False, exists=True),
+              help="Extra catalog file (offers and GPUs).")
+@click.option("--local-only", is_flag=True, help="Predict this machine only (no cloud options).")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
-def watch(epochs, total_steps, budget_s, calibrate_only, report, command):
+def watch(epochs, total_steps, budget_s, calibrate_only, report, providers, catalog_files, local_only, command):
     """Run your own training script and predict its whole run from its first minute.
 
     \b
@@ -64,6 +68,7 @@ def watch(epochs, total_steps, budget_s, calibrate_only, report, command):
     advisor watch --calibrate-only --report run.json -- python train.py
     """
     from advisor.cli.watch_boot import ENV
+    from advisor.cloud.catalog import check_providers, load_catalog
 
     cmd = child_command(command)
     if epochs is None and total_steps is None:
@@ -71,12 +76,16 @@ def watch(epochs, total_steps, budget_s, calibrate_only, report, command):
         if epochs is None:
             raise UsageError("how long is the run? Give --epochs N or --total-steps N (the script's own "
                              "arguments name no epochs).")
+    check_providers(providers)
+    load_catalog(tuple(catalog_files))  # a bad catalog file fails now, not after a minute of training
     if report:
         from advisor.store import check_writable
 
         check_writable(report)
     env = {**os.environ, ENV: json.dumps({"epochs": epochs, "total_steps": total_steps, "budget_s": budget_s,
-                                          "calibrate_only": calibrate_only,
+                                          "calibrate_only": calibrate_only, "cloud": not local_only,
+                                          "providers": list(providers),
+                                          "catalog_files": [str(Path(f).resolve()) for f in catalog_files],
                                           "report": str(Path(report).resolve()) if report else None})}
     child = subprocess.Popen(cmd, env=env)
     try:

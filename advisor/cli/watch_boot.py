@@ -35,7 +35,7 @@ def _write_report(path: str | None, prediction, session) -> None:
             "batch_size": seen.batch_size, "input_shape": list(seen.input_shape) if seen.input_shape else None,
             "training_batches_per_epoch": next((p.length for p in seen.passes if p.training), None),
             "why_no_prediction": session.why_not}
-    write_atomically(Path(path), report_json(session.result or prediction, info))
+    write_atomically(Path(path), report_json(session.result or prediction, info, session.advice))
 
 
 def _user_traceback(exc: BaseException, script: str) -> None:
@@ -48,13 +48,15 @@ def _user_traceback(exc: BaseException, script: str) -> None:
 
 def main(argv: list[str]) -> int:
     from advisor.app.tracking import CalibrationDone, TrackSession
-    from advisor.render.tracking import finish_text, prediction_text
+    from advisor.render.tracking import answer_text, finish_text
 
     options = json.loads(os.environ.pop(ENV, "{}"))
     script, args = argv[0], argv[1:]
     session = TrackSession(epochs=options.get("epochs"), total_steps=options.get("total_steps"),
                            budget_s=options.get("budget_s", 60.0), calibrate_only=options.get("calibrate_only", False),
-                           on_prediction=lambda p: _say(prediction_text(p)))
+                           cloud=options.get("cloud", True), providers=options.get("providers", ()),
+                           catalog_files=tuple(options.get("catalog_files", ())),
+                           on_prediction=lambda s: _say(answer_text(s.prediction, s.advice, s.cloud_problem)))
     sys.argv = [script, *args]
     sys.path.insert(0, str(Path(script).resolve().parent))
     session.start()

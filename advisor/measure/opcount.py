@@ -104,17 +104,58 @@ def bin_ops(ops, ops_more, extra_images: int) -> PhaseCost:
 def count_step(model_name: str, num_classes: int, image_size: int, batch_size: int,
                precision: str = "fp32") -> StepCost:
     """Count one training, one eval and one frozen-body step of the workload on the meta device."""
+    from advisor.measure.models import build_model
+
+    return count_module(lambda: build_model(model_name, num_classes, image_size, device="meta"),
+                        (3, image_size, image_size), batch_size, precision)
+
+
+def meta_copy(model):
+    """A copy of `model` on the meta device, made without copying its tensors' memory."""
+    import copy
+    import itertools
+
     import torch
 
-    from advisor.measure.models import build_model, classifier_head
+    memo = {}
+    for t in itertools.chain(model.parameters(), model.buffers()):
+        empty = torch.empty_like(t, device="meta")
+        memo[id(t)] = torch.nn.Parameter(empty, requires_grad=t.requires_grad) \
+            if isinstance(t, torch.nn.Parameter) else empty
+    # hooks (advisor's own, or the user's) are neither copied nor run while counting
+    names = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+    saved = [(m, name, getattr(m, name)) for m in model.modules() for name in names if getattr(m, name, None)]
+    try:
+        for m, name, _ in saved:
+            setattr(m, name, type(getattr(m, name))())
+        return copy.deepcopy(model, memo)
+    finally:
+        for m, name, hooks in saved:
+            setattr(m, name, hooks)
+
+
+def count_module(make_model, input_shape: tuple[int, ...], batch_size: int, precision: str = "fp32") -> StepCost:
+    """Count the steps of the model `make_model()` returns (on the meta device) for inputs of
+    `input_shape` (one image's), trained with cross-entropy on its logits (any other output:
+    its mean, which still runs the whole backward)."""
+    import torch
+
+    from advisor.measure.models import classifier_head
     from advisor.model.precision import PRECISIONS
 
     counter_cls = _counting_mode()
     spec = PRECISIONS.get(precision)
     dtype = getattr(torch, spec.autocast_dtype) if spec and spec.autocast_dtype else None
 
+    def loss_of(out, n):
+        if isinstance(out, torch.Tensor) and out.ndim == 2:
+            return torch.nn.functional.cross_entropy(out, torch.zeros(n, dtype=torch.long, device="meta"))
+        tensors = [t for t in (out.values() if isinstance(out, dict) else out if isinstance(out, (tuple, list))
+                               else (out,)) if isinstance(t, torch.Tensor) and t.is_floating_point()]
+        return sum(t.mean() for t in tensors)
+
     def run(mode: str, batch_size: int) -> list:
-        model = build_model(model_name, num_classes, image_size, device="meta")
+        model = make_model()
         head = classifier_head(model)
         if mode == "frozen":
             for p in model.parameters():
@@ -125,8 +166,7 @@ def count_step(model_name: str, num_classes: int, image_size: int, batch_size: i
         model.train(mode != "eval")
         params = [p for p in model.parameters() if p.requires_grad]
         opt = torch.optim.SGD(params, lr=0.01, momentum=0.9) if params and mode != "eval" else None
-        x = torch.empty(batch_size, 3, image_size, image_size, device="meta")
-        y = torch.zeros(batch_size, dtype=torch.long, device="meta")
+        x = torch.empty(batch_size, *input_shape, device="meta")
         # autocast does not run on meta tensors: 16-bit precisions move half the bytes
         counter = counter_cls(0.5 if dtype is not None else 1.0)
         with counter:
@@ -134,8 +174,9 @@ def count_step(model_name: str, num_classes: int, image_size: int, batch_size: i
                 with torch.no_grad():
                     model(x)
             else:
-                loss = torch.nn.functional.cross_entropy(model(x), y)
-                loss.backward()
+                loss = loss_of(model(x), batch_size)
+                if isinstance(loss, torch.Tensor) and loss.requires_grad:
+                    loss.backward()
                 if opt is not None:
                     opt.step()
         return counter.ops
@@ -144,7 +185,7 @@ def count_step(model_name: str, num_classes: int, image_size: int, batch_size: i
         # counted at twice the batch too: the difference is what each image adds
         return bin_ops(run(mode, batch_size), run(mode, 2 * batch_size), batch_size)
 
-    model = build_model(model_name, num_classes, image_size, device="meta")
+    model = make_model()
     head = classifier_head(model)
     return StepCost(
         batch_size=batch_size, train=phase("train"), eval=phase("eval"), frozen=phase("frozen"),

@@ -12,6 +12,7 @@ mean is what the GPU sustains, as training runs it.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import weakref
@@ -40,6 +41,10 @@ class Tracker:
         self._fwd_start: float | None = None
         self._handles: list = []
         self._global_forward = None
+        self._paused = False
+        self.frozen = False  # steps from now on train a frozen body (set by the fastai callback)
+        self.train_batches_per_epoch: int | None = None
+        self._frozen_steps: list[bool] = []
         self._restore: list[tuple[object, str, object]] = []
         self._shape = self._batch = None
 
@@ -80,9 +85,60 @@ class Tracker:
                 tracker._loader_id(loader)  # a validation loader is known before its first pass
 
         self._patch(dl.DataLoader, "__init__", loader_made)
+        self._watch_fastai()
         return self
 
+    def _watch_fastai(self) -> None:
+        """fastai steps an optimizer of its own (not torch.optim's): its step is patched too,
+        now if fastai is imported, else when the script imports it."""
+        import importlib.abc
+        import importlib.util
+        import sys
+
+        if "fastai.optimizer" in sys.modules:
+            self._patch_fastai(sys.modules["fastai.optimizer"])
+            return
+        tracker = self
+
+        class _Finder(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path, target=None):
+                if name != "fastai.optimizer":
+                    return None
+                sys.meta_path.remove(self)
+                spec = importlib.util.find_spec(name)
+                if spec is None or spec.loader is None:
+                    return spec
+                run = spec.loader.exec_module
+
+                def exec_module(module):
+                    run(module)
+                    if tracker._handles or tracker._restore:  # still installed
+                        tracker._patch_fastai(module)
+
+                spec.loader.exec_module = exec_module
+                return spec
+
+        self._finder = _Finder()
+        sys.meta_path.insert(0, self._finder)
+
+    def _patch_fastai(self, module) -> None:
+        opt = module.Optimizer
+        step = opt.step
+        tracker = self
+
+        def patched(optimizer, *args, **kwargs):
+            out = step(optimizer, *args, **kwargs)
+            tracker.record_step()
+            return out
+
+        self._patch(opt, "step", patched)
+
     def uninstall(self) -> None:
+        import sys
+
+        finder = getattr(self, "_finder", None)
+        if finder is not None and finder in sys.meta_path:
+            sys.meta_path.remove(finder)
         if self._global_forward is not None:
             self._global_forward.remove()
             self._global_forward = None
@@ -111,6 +167,8 @@ class Tracker:
         return self._loader_ids[key]
 
     def _pass_started(self, it, loader) -> None:
+        if self._paused:
+            return
         with self._lock:
             lid = self._loader_id(loader)
             record = {"loader": lid, "length": self._lengths.get(lid), "started_s": self._now(),
@@ -144,8 +202,15 @@ class Tracker:
             self._waits.append((end - self.t0, end - start, record))
 
     def _after_step(self, optimizer, args, kwargs) -> None:
+        self.record_step()
+
+    def record_step(self) -> None:
+        """One optimizer step ended (torch.optim's hook, or fastai's patched step)."""
+        if self._paused:
+            return
         with self._lock:
             self._steps.append(self._now())
+            self._frozen_steps.append(self.frozen)
             current = getattr(self, "_current", None)
             if current is not None:
                 current["steps"] += 1
@@ -165,11 +230,17 @@ class Tracker:
     def _forward_start(self, module, args):
         import torch
 
+        if self._paused:
+            return
         self._fwd_start = self.timer()
         x = args[0] if args else None
         if isinstance(x, torch.Tensor) and self._shape is None:
             self._shape, self._batch = tuple(x.shape[1:]), int(x.shape[0])
             self._device = str(x.device)
+            kind = x.device.type
+            if torch.is_autocast_enabled(kind):
+                half = torch.get_autocast_dtype(kind)
+                self._precision = {torch.bfloat16: "amp-bf16", torch.float16: "amp-fp16"}.get(half, "fp32")
 
     def _forward_end(self, module, args, output):
         import torch
@@ -178,10 +249,32 @@ class Tracker:
             self._forward.append(self.timer() - self._fwd_start)
         self._fwd_start = None
 
+    def add_loader_length(self, batches: int) -> None:
+        """A loader the hooks cannot measure the length of (fastai's validation set)."""
+        with self._lock:
+            self._lengths[-1 - len([k for k in self._lengths if k < 0])] = batches
+
     def prefer_training_loader(self, loader) -> None:
         """The loader the caller named as the training one: its length is known before its pass."""
         with self._lock:
             self._loader_id(loader)
+
+    @contextlib.contextmanager
+    def paused(self):
+        """Work of advisor's own in the run (counting the model's step) is not the run's."""
+        self._paused = True
+        try:
+            yield
+        finally:
+            self._paused = False
+        self.frozen = False  # steps from now on train a frozen body (set by the fastai callback)
+        self.train_batches_per_epoch: int | None = None
+        self._frozen_steps: list[bool] = []
+
+    @property
+    def model(self):
+        """The top module, once a forward ran."""
+        return self._model
 
     def elapsed_s(self) -> float:
         return self._now()
@@ -200,5 +293,7 @@ class Tracker:
                 batch_size=self._batch, input_shape=self._shape,
                 model=type(model).__name__ if model is not None else None,
                 parameters=sum(p.numel() for p in model.parameters()) if model is not None else None,
-                device=getattr(self, "_device", None),
+                device=getattr(self, "_device", None), precision=getattr(self, "_precision", "fp32"),
+                step_frozen=tuple(self._frozen_steps) if any(self._frozen_steps) else (),
+                train_batches_per_epoch=self.train_batches_per_epoch,
             )

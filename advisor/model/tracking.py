@@ -42,6 +42,9 @@ class Observation:
     model: str | None = None  # the top module's class
     parameters: int | None = None
     device: str | None = None
+    precision: str = "fp32"  # amp-bf16 / amp-fp16 when the forward ran under autocast
+    step_frozen: tuple[bool, ...] = ()  # per step: trained with a frozen body (fastai); empty: none
+    train_batches_per_epoch: int | None = None  # a training loop's own count, where it has one
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class RunPrediction:
     model: str | None = None
     parameters: int | None = None
     device: str | None = None
+    precision: str = "fp32"
     basis: tuple[str, ...] = ()  # what was assumed, in words
     measured_seconds: float | None = None  # the whole run, once it ended
 

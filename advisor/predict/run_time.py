@@ -12,7 +12,10 @@ import math
 import statistics
 from dataclasses import replace
 
+from advisor.model.estimate import Estimate
+from advisor.model.notes import info
 from advisor.model.tracking import Observation, RunPrediction
+from advisor.model.workload import Workload
 
 WARMUP_STEPS = 5  # the first steps of a run (allocator, autotuning, lazy init) are left out
 # without a forward timing, a validation batch is taken as a third of a training step
@@ -27,10 +30,12 @@ class NotEnoughSeen(ValueError):
 
 
 def predict_run(obs: Observation, *, epochs: float | None = None, total_steps: int | None = None,
-                warmup_steps: int = WARMUP_STEPS) -> RunPrediction:
+                warmup_steps: int = WARMUP_STEPS, frozen_epochs: float = 0.0,
+                unfrozen_ratio: float | None = None) -> RunPrediction:
     """The whole run's wall time: what already passed plus the remaining steps, epoch starts
     and validations. `epochs` (with the training loader's length) or `total_steps` says how
-    long the run is."""
+    long the run is. `frozen_epochs` of them train with a frozen body (fastai's fine_tune);
+    until an unfrozen step is seen, those run `unfrozen_ratio` times a frozen one."""
     train = [p for p in obs.passes if p.training]
     if not obs.step_s:
         raise NotEnoughSeen("no optimizer step yet")
@@ -39,12 +44,25 @@ def predict_run(obs: Observation, *, epochs: float | None = None, total_steps: i
     intervals = _steady_intervals(obs, warmup_steps)
     if len(intervals) < 2:
         raise NotEnoughSeen(f"only {len(obs.step_s)} step(s) seen; at least {warmup_steps + 3} are needed")
-    step = sum(intervals) / len(intervals)
+    basis = []
+    frozen_iv = [t for t, frozen in intervals if frozen]
+    unfrozen_iv = [t for t, frozen in intervals if not frozen]
+    if len(unfrozen_iv) >= 2:
+        step = sum(unfrozen_iv) / len(unfrozen_iv)
+        window = unfrozen_iv
+    else:
+        ratio = unfrozen_ratio or 1.0
+        step = ratio * sum(frozen_iv) / len(frozen_iv)
+        window = [ratio * t for t in frozen_iv]
+        basis.append(f"unfrozen steps not seen yet: {ratio:.2f}x a frozen one"
+                     + (" (the counted work's ratio)" if unfrozen_ratio else " (assumed)"))
+    frozen_step = sum(frozen_iv) / len(frozen_iv) if frozen_iv else step
     done = len(obs.step_s)
+    frozen_done = sum(1 for f in obs.step_frozen if f)
     loader = train[-1]
     steps_per_batch = sum(p.steps for p in train) / max(1, sum(p.batches for p in train))
-    per_epoch = None if not loader.length else max(1, round(loader.length * steps_per_batch))
-    basis = []
+    length = obs.train_batches_per_epoch or loader.length
+    per_epoch = None if not length else max(1, round(length * steps_per_batch))
     if total_steps is None:
         if per_epoch is None:
             raise NotEnoughSeen("the run's length: the training DataLoader has no length; give the total steps")
@@ -54,7 +72,9 @@ def predict_run(obs: Observation, *, epochs: float | None = None, total_steps: i
     else:
         epochs = total_steps / per_epoch if per_epoch else None
     total_steps = max(total_steps, done)
+    frozen_left = max(0, math.ceil(frozen_epochs * (per_epoch or 0)) - frozen_done)
     remaining_steps = total_steps - done
+    steps_left = frozen_left * frozen_step + max(0, remaining_steps - frozen_left) * step
 
     # passes still to start: one per remaining epoch (the current one has started)
     epochs_started = len(train)
@@ -68,13 +88,12 @@ def predict_run(obs: Observation, *, epochs: float | None = None, total_steps: i
                            and p.started_s > train[0].started_s)
     remaining_validations = max(0, epochs_total - validations_done) if validation else 0
 
-    remaining = remaining_steps * step + remaining_epochs * start + remaining_validations * validation
-    lo_step, hi_step = _band(intervals)
+    fixed = remaining_epochs * start
+    remaining = steps_left + fixed + remaining_validations * validation
+    lo_step, hi_step = _band(window)
     spread = 0.0 if measured else ESTIMATED_VALIDATION_SPREAD
-    low = obs.now_s + remaining_steps * lo_step + remaining_epochs * start \
-        + remaining_validations * validation * (1 - spread)
-    high = obs.now_s + remaining_steps * hi_step + remaining_epochs * start \
-        + remaining_validations * validation * (1 + spread)
+    low = obs.now_s + steps_left * lo_step / step + fixed + remaining_validations * validation * (1 - spread)
+    high = obs.now_s + steps_left * hi_step / step + fixed + remaining_validations * validation * (1 + spread)
     waits = [w for t, w in obs.batch_wait_s if t > _warmup_end(obs, warmup_steps)]
     wait_share = min(1.0, (sum(waits) / len(waits)) / step) if waits and step > 0 else 0.0
     return RunPrediction(
@@ -83,7 +102,7 @@ def predict_run(obs: Observation, *, epochs: float | None = None, total_steps: i
         epochs=epochs, step_seconds=step, data_wait_share=wait_share, epoch_start_seconds=start,
         validation_seconds_per_epoch=validation, validation_measured=measured, batch_size=obs.batch_size,
         input_shape=obs.input_shape, model=obs.model, parameters=obs.parameters, device=obs.device,
-        basis=tuple(basis),
+        precision=obs.precision, basis=tuple(basis),
     )
 
 
@@ -95,14 +114,19 @@ def _warmup_end(obs: Observation, warmup_steps: int) -> float:
     return obs.step_s[min(warmup_steps, len(obs.step_s) - 1)]
 
 
-def _steady_intervals(obs: Observation, warmup_steps: int) -> list[float]:
-    """Intervals between consecutive steps of the same training pass, after the warm-up."""
+def _steady_intervals(obs: Observation, warmup_steps: int) -> list[tuple[float, bool]]:
+    """(interval, frozen) between consecutive steps of the same training pass and phase, after
+    the warm-up, and after a phase change's own warm-up (the first steps after unfreezing)."""
     ends = [(p.started_s, p.ended_s if p.ended_s is not None else math.inf) for p in obs.passes if p.training]
-    out = []
-    for i in range(max(1, warmup_steps + 1), len(obs.step_s)):
+    frozen = obs.step_frozen or (False,) * len(obs.step_s)
+    out, since_change = [], warmup_steps
+    for i in range(1, len(obs.step_s)):
+        since_change = since_change + 1 if frozen[i] == frozen[i - 1] else 0
+        if i <= warmup_steps or since_change < 2:
+            continue
         a, b = obs.step_s[i - 1], obs.step_s[i]
         if any(s <= a and b <= e for s, e in ends) and not any(a < p.started_s < b for p in obs.passes):
-            out.append(b - a)
+            out.append((b - a, frozen[i]))
     return out
 
 
@@ -147,3 +171,38 @@ def _band(intervals: list[float]) -> tuple[float, float]:
     blocks = [intervals[i:i + n] for i in range(0, len(intervals) - n + 1, n)] or [intervals]
     means = [sum(b) / len(b) for b in blocks]
     return min(means), max(means)
+
+
+DATA_BOUND_SHARE = 0.15  # a step waiting this much of its time for data is bound by the loader
+
+
+def run_workload(p: RunPrediction, valid_batches: int, num_classes: int = 2) -> Workload:
+    """The watched run as a Workload, for predicting it elsewhere: its batch, image size and
+    precision, and as many images and epochs as it trains."""
+    b = p.batch_size or 1
+    train = (p.steps_per_epoch or p.total_steps) * b
+    valid = valid_batches * b
+    size = p.input_shape[-1] if p.input_shape else 224
+    return Workload(model=p.model or "watched", num_classes=max(2, num_classes), image_size=size, batch_size=b,
+                    precision=p.precision, dataset_size=train + valid, valid_fraction=valid / (train + valid),
+                    epochs=max(1, math.ceil(p.epochs or p.total_steps / max(1, p.steps_per_epoch or p.total_steps))))
+
+
+def run_estimate(p: RunPrediction, workload: Workload, accelerator: str) -> Estimate:
+    """This machine's option: the run as it was measured training here."""
+    b = p.batch_size or 1
+    valid_batches = workload.valid_steps_per_epoch
+    eval_batch_s = p.validation_seconds_per_epoch / valid_batches if valid_batches else 0.0
+    steps = p.total_steps * p.step_seconds
+    validation = p.validation_seconds_per_epoch * (p.epochs or 1)
+    return Estimate(
+        workload=workload, device=p.device or "cpu", accelerator=accelerator, seconds=p.predicted_seconds,
+        seconds_low=p.seconds_low, seconds_high=p.seconds_high, train_images_per_s=b / p.step_seconds,
+        eval_images_per_s=b / eval_batch_s if eval_batch_s else 0.0,
+        bottleneck="input pipeline" if p.data_wait_share > DATA_BOUND_SHARE else "compute",
+        fits_memory=True, peak_memory_bytes=None, basis="measured",
+        breakdown_seconds={"train": steps, "validation": validation,
+                           "other": max(0.0, p.predicted_seconds - steps - validation)},
+        notes=(info("watched", f"measured while it trained: {p.steps_done} steps in {p.elapsed_seconds:.0f} s, "
+                    f"{100 * p.data_wait_share:.0f} % of a step waiting for data"),),
+    )

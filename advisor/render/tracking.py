@@ -35,13 +35,35 @@ def prediction_text(p: RunPrediction) -> str:
     return "\n".join(lines)
 
 
+WATCH_TOP = 5
+
+
+def answer_text(prediction: RunPrediction, advice=None, cloud_problem: str | None = None) -> str:
+    """The prediction, then the best options elsewhere (the `recommend` table, first rows)."""
+    from advisor.render.recommend import recommend_table
+
+    text = prediction_text(prediction)
+    if advice is not None:
+        table = recommend_table(advice.to_dict(), top=WATCH_TOP)
+        text += "\n\n" + "\n".join(table.splitlines()[2:])  # the workload line is above already
+    elif cloud_problem:
+        text += f"\n  {cloud_problem}"
+    return text
+
+
 def finish_text(p: RunPrediction) -> str:
     err = p.error
     return (f"advisor: the run took {hms(p.measured_seconds)}; predicted {hms(p.predicted_seconds)} "
             f"after {hms(p.elapsed_seconds)} ({100 * err:+.1f} %)")
 
 
-def report_json(p: RunPrediction | None, seen: dict) -> str:
-    """`--report`: the prediction's fields, what was seen, and the measured time once known."""
+def report_json(p: RunPrediction | None, seen: dict, advice=None, workload: dict | None = None) -> str:
+    """`--report`: the prediction's fields, the workload it inferred, what was seen, the measured
+    time once known, and the options elsewhere (`options`, `recommendation`, as `recommend`'s JSON)."""
     d = p.to_dict() if p is not None else {"predicted_seconds": None}
-    return json.dumps({**d, "seen": seen}, indent=2)
+    extra = {}
+    if advice is not None:
+        payload = advice.to_dict()
+        extra = {"workload": payload["workload"], "options": payload["options"],
+                 "recommendation": payload["recommendation"], "warnings": payload["warnings"]}
+    return json.dumps({**d, **extra, "seen": seen}, indent=2)
