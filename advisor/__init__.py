@@ -11,7 +11,7 @@ Importing advisor does not import torch; measuring does (profile, on-the-spot ca
 validate).
 """
 
-from advisor._version import __version__
+from advisor._version import __version__ as __version__
 from advisor.app.workflows import Estimator, Reporter, estimate, estimator_for, recommend, validate
 from advisor.cloud.catalog import load_catalog
 from advisor.errors import AdvisorError, Interrupted, RuntimeFailure, UsageError
