@@ -65,8 +65,6 @@ class TrackSession:
             return
         if self.cloud or self.frozen_epochs:
             cost = self._count(tracker)
-            if cost is not None and self.frozen_epochs:
-                self._unfrozen_ratio = _work(cost.train) / max(1.0, _work(cost.frozen))
             # counting took time of this run: predict again from now
             self._predict(tracker.observation())
             if cost is not None and self.cloud:
@@ -77,18 +75,23 @@ class TrackSession:
             raise CalibrationDone()
 
     def _count(self, tracker):
-        """The model's step counted on the meta device (about a second for a ResNet-34)."""
+        """The model's step counted on the meta device (about a second for a ResNet-34), every
+        parameter trainable. During a frozen phase, counted as it is too: the ratio of the two
+        is how much slower the unfrozen steps will be (fastai keeps BatchNorm training while
+        frozen, so the backward still runs through the body)."""
         from advisor.measure.opcount import count_module, meta_copy
 
         p, model = self.prediction, tracker.model
-        if model is not None and self.frozen_epochs:
-            model = _unfrozen(model)
         if model is None or not p.input_shape or not p.batch_size:
             self.cloud_problem = "the model's input was not a single tensor: no cloud options"
             return None
         try:
             with tracker.paused():
-                return count_module(lambda: meta_copy(model), p.input_shape, p.batch_size, p.precision)
+                count = lambda m: count_module(lambda: meta_copy(m), p.input_shape, p.batch_size, p.precision)  # noqa: E731
+                cost = count(_unfrozen(model) if self.frozen_epochs else model)
+                if self.frozen_epochs and tracker.frozen:
+                    self._unfrozen_ratio = _work(cost.train) / max(1.0, _work(count(model).train))
+            return cost
         except Exception as exc:  # a model the meta device cannot run: predict here only
             self.cloud_problem = f"counting the model's step failed ({type(exc).__name__}: {exc}): no cloud options"
             return None

@@ -267,9 +267,6 @@ class Tracker:
             yield
         finally:
             self._paused = False
-        self.frozen = False  # steps from now on train a frozen body (set by the fastai callback)
-        self.train_batches_per_epoch: int | None = None
-        self._frozen_steps: list[bool] = []
 
     @property
     def model(self):

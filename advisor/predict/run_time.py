@@ -47,6 +47,8 @@ def predict_run(obs: Observation, *, epochs: float | None = None, total_steps: i
     basis = []
     frozen_iv = [t for t, frozen in intervals if frozen]
     unfrozen_iv = [t for t, frozen in intervals if not frozen]
+    if obs.step_frozen and not obs.step_frozen[-1] and len(unfrozen_iv) < 2:
+        raise NotEnoughSeen("the first steps after unfreezing are still warming up")
     if len(unfrozen_iv) >= 2:
         step = sum(unfrozen_iv) / len(unfrozen_iv)
         window = unfrozen_iv
