@@ -99,3 +99,28 @@ def test_the_run_length_is_needed(tmp_path, capsys):
     script.write_text("")
     assert main(["watch", "--", "python", str(script)]) == 2
     assert "--epochs N or --total-steps N" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_script_and_says_what_was_measured(tmp_path):
+    import os
+    import signal
+    import time
+
+    script = tmp_path / "train.py"
+    script.write_text(textwrap.dedent(LOOP.replace("for _ in range(epochs):", "while True:")))
+    proc = subprocess.Popen([sys.executable, "-m", "advisor.cli", "watch", "--budget-s", "0", "--local-only", "--",
+                             "python", str(script), "--epochs", "1000"], stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.monotonic() + 60
+    lines = []
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        lines.append(line)
+        if "this run should take" in line:
+            break
+    os.killpg(proc.pid, signal.SIGINT)
+    rest = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 130
+    assert "advisor: stopped (Ctrl-C) after" in rest and "the prediction was" in rest
+    assert "Traceback" not in "".join(lines) + rest
