@@ -41,61 +41,28 @@ def profile(workload: Workload | None = None, device: str = "auto", budget_s: fl
     return prof
 
 
-class track:
-    """Measure a training loop of your own and predict its whole run on this machine.
+def track(model=None, loader=None, *, epochs: float | None = None, total_steps: int | None = None,
+          budget_s: float = 60.0, calibrate_only: bool = False, cloud: bool = True, providers=(),
+          quiet: bool = False):
+    """Measure a training loop of your own and predict its whole run, here and elsewhere.
 
         with advisor.track(model, train_loader, epochs=4) as t:
             for epoch in range(4):
                 ...                                  # your loop, unchanged
-        t.prediction.predicted_seconds, t.result.measured_seconds
+        t.prediction.predicted_seconds, t.result.measured_seconds, t.advice.to_frame()
 
     After `budget_s` seconds of training (and a few warm-up steps) the prediction is made once,
-    printed (unless `quiet`) and kept in `t.prediction`; when the block ends, `t.result` has the
-    measured time beside it, and `t.advice` the cloud options predicted from the model's counted
-    step (`cloud=False` skips them). `calibrate_only=True` ends the loop once predicted. `model` and
-    `loader` are optional: the steps, the batches and the model are found through PyTorch's
-    hooks; a loader given is taken as the training one (its length known from the start).
-    Imports torch.
+    printed (unless `quiet`) and kept in `t.prediction`; `t.advice` has the cloud options
+    predicted from the model's counted step (`cloud=False` skips them); when the block ends,
+    `t.result` has the measured time beside the prediction. `calibrate_only=True` ends the loop
+    once predicted. `model` and `loader` are optional: the steps, the batches and the model are
+    found through PyTorch's hooks; a model given is the one watched (its input, its forward), a
+    loader given is the training one (its length known from the start). Imports torch.
     """
+    from advisor.integrations.track import Track
 
-    def __init__(self, model=None, loader=None, *, epochs: float | None = None, total_steps: int | None = None,
-                 budget_s: float = 60.0, calibrate_only: bool = False, cloud: bool = True, providers=(),
-                 quiet: bool = False):
-        from advisor.app.tracking import TrackSession
-
-        self._quiet = quiet
-        self._session = TrackSession(epochs=epochs, total_steps=total_steps, budget_s=budget_s,
-                                     calibrate_only=calibrate_only, loader=loader, cloud=cloud,
-                                     providers=providers, on_prediction=self._print)
-        self.prediction = self.result = self.advice = None
-
-    def _print(self, session) -> None:
-        self.prediction, self.advice = session.prediction, session.advice
-        if not self._quiet:
-            import sys
-
-            from advisor.render.tracking import answer_text
-
-            print(answer_text(session.prediction, session.advice, session.cloud_problem), file=sys.stderr,
-                  flush=True)
-
-    def __enter__(self) -> "track":
-        self._session.start()
-        return self
-
-    def __exit__(self, kind, exc, tb) -> bool:
-        from advisor.app.tracking import CalibrationDone
-
-        self._session.stop()
-        self.prediction, self.result = self._session.prediction, self._session.result
-        self.why_not = self._session.why_not
-        if self.result is not None and not self._quiet and kind is None:
-            import sys
-
-            from advisor.render.tracking import finish_text
-
-            print(finish_text(self.result), file=sys.stderr, flush=True)
-        return kind is not None and issubclass(kind, CalibrationDone)
+    return Track(model, loader, epochs=epochs, total_steps=total_steps, budget_s=budget_s, calibrate_only=calibrate_only,
+                 cloud=cloud, providers=providers, quiet=quiet)
 
 
 def to_dataframe(estimates):

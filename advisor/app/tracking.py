@@ -30,7 +30,7 @@ class TrackSession:
 
     def __init__(self, *, epochs: float | None = None, total_steps: int | None = None,
                  budget_s: float = DEFAULT_BUDGET_S, warmup_steps: int = WARMUP_STEPS, frozen_epochs: float = 0.0,
-                 calibrate_only: bool = False, loader=None, cloud: bool = True, providers=(),
+                 calibrate_only: bool = False, model=None, loader=None, cloud: bool = True, providers=(),
                  catalog_files: tuple[str, ...] = (),
                  on_prediction: Callable[[TrackSession], None] | None = None,
                  timer: Callable[[], float] = time.perf_counter):
@@ -40,7 +40,7 @@ class TrackSession:
         self.calibrate_only = calibrate_only
         self.on_prediction = on_prediction
         self.timer = timer
-        self._loader = loader
+        self._model, self._loader = model, loader
         self.cloud, self.providers, self.catalog_files = cloud, tuple(providers), tuple(catalog_files)
         self.prediction: RunPrediction | None = None
         self.result: RunPrediction | None = None
@@ -48,6 +48,7 @@ class TrackSession:
         self.cloud_problem: str | None = None  # why there are none
         self.why_not: str | None = None  # why no prediction could be made, when none was
         self.tracker = None
+        self.seen = None  # the last Observation, once stopped
 
     def start(self) -> TrackSession:
         from advisor.measure.watch import Tracker
@@ -55,6 +56,8 @@ class TrackSession:
         self.tracker = Tracker(timer=self.timer, on_step=self._on_step).install()
         if self._loader is not None:
             self.tracker.prefer_training_loader(self._loader)
+        if self._model is not None:
+            self.tracker.use_model(self._model)
         return self
 
     def _on_step(self, tracker) -> None:

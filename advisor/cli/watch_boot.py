@@ -78,14 +78,14 @@ def main(argv: list[str]) -> int:
     result = session.stop()
     seen = session.seen
     if session.calibrate_only and prediction is not None:
-        _say(f"advisor: stopped the script after calibrating ({hms_(seen.now_s)}), as asked (--calibrate-only)")
+        _say(f"advisor: stopped the script after calibrating ({_hms(seen.now_s)}), as asked (--calibrate-only)")
     elif session.result is not None and failure is None:
         _say(finish_text(session.result))
     elif prediction is None:
         _say(_nothing_predicted(session, seen, failure, options.get("budget_s", 60.0)))
     elif failure:
-        _say(f"advisor: {failure} after {hms_(seen.now_s)} and {len(seen.step_s)} steps; "
-             f"the prediction was {hms_(prediction.predicted_seconds)}")
+        _say(f"advisor: {failure} after {_hms(seen.now_s)} and {len(seen.step_s)} steps; "
+             f"the prediction was {_hms(prediction.predicted_seconds)}")
     _write_report(options.get("report"), result, session)
     return code
 
@@ -96,15 +96,15 @@ def _nothing_predicted(session, seen, failure, budget_s) -> str:
     if steps == 0:
         empty = [lid for lid, n in seen.loader_lengths.items() if n == 0]
         why = " A DataLoader had no batches (length 0): is the dataset empty?" if empty else ""
-        return (f"{head} after {hms_(seen.now_s)} without stepping an optimizer: no training step was seen "
+        return (f"{head} after {_hms(seen.now_s)} without stepping an optimizer: no training step was seen "
                 f"(advisor watches torch.optim optimizers' step()).{why}")
     if session.why_not and seen.now_s >= budget_s:
-        return f"{head} after {hms_(seen.now_s)} and {steps} steps; no prediction: {session.why_not}."
-    return (f"{head} after {hms_(seen.now_s)} and {steps} steps, before the {budget_s:g}-s calibration window "
+        return f"{head} after {_hms(seen.now_s)} and {steps} steps; no prediction: {session.why_not}."
+    return (f"{head} after {_hms(seen.now_s)} and {steps} steps, before the {budget_s:g}-s calibration window "
             "ended: the measured time is the answer (a shorter --budget-s predicts sooner).")
 
 
-def hms_(seconds: float) -> str:
+def _hms(seconds: float) -> str:
     from advisor.model.units import hms
 
     return hms(seconds)

@@ -9,23 +9,20 @@ cleanly when only the prediction was asked for.
 from __future__ import annotations
 
 import inspect
-import sys
 
 from fastai.callback.core import Callback, CancelFitException
 
 from advisor.app.tracking import DEFAULT_BUDGET_S, TrackSession
+from advisor.integrations.announce import Announcer
 
 
-class AdvisorCallback(Callback):
+class AdvisorCallback(Announcer, Callback):
     order = 0  # before the recorder: a step's time is the loop's, not the callbacks'
 
     def __init__(self, budget_s: float = DEFAULT_BUDGET_S, calibrate_only: bool = False, cloud: bool = True,
                  providers=(), quiet: bool = False):
         super().__init__()
-        self.budget_s, self.calibrate_only, self.cloud, self.providers = budget_s, calibrate_only, cloud, providers
-        self.quiet = quiet
-        self.session: TrackSession | None = None
-        self.prediction = self.result = self.advice = None
+        self._options(budget_s, calibrate_only, cloud, providers, quiet)
         self._fits_left = 0
 
     # fastai calls these by name
@@ -62,19 +59,7 @@ class AdvisorCallback(Callback):
         if self.session.tracker is None or (self._fits_left > 0 and not stopped):
             return
         self.session.stop()
-        self.result = self.session.result if not stopped else None
-        if self.result is not None and not self.quiet:
-            from advisor.render.tracking import finish_text
-
-            print(finish_text(self.result), file=sys.stderr, flush=True)
-
-    def _predicted(self, session) -> None:
-        self.prediction, self.advice = session.prediction, session.advice
-        if not self.quiet:
-            from advisor.render.tracking import answer_text
-
-            print(answer_text(session.prediction, session.advice, session.cloud_problem), file=sys.stderr,
-                  flush=True)
+        self._finished(None if stopped else self.session.result)
 
 
 def _fine_tune_frame(learn) -> dict | None:

@@ -8,24 +8,20 @@ prediction was asked for.
 
 from __future__ import annotations
 
-import sys
-
 try:
     from lightning.pytorch.callbacks import Callback
 except ImportError:  # the standalone package
     from pytorch_lightning.callbacks import Callback
 
 from advisor.app.tracking import DEFAULT_BUDGET_S, TrackSession
+from advisor.integrations.announce import Announcer
 
 
-class AdvisorCallback(Callback):
+class AdvisorCallback(Announcer, Callback):
     def __init__(self, budget_s: float = DEFAULT_BUDGET_S, calibrate_only: bool = False, cloud: bool = True,
                  providers=(), quiet: bool = False):
         super().__init__()
-        self.budget_s, self.calibrate_only, self.cloud, self.providers = budget_s, calibrate_only, cloud, providers
-        self.quiet = quiet
-        self.session: TrackSession | None = None
-        self.prediction = self.result = self.advice = None
+        self._options(budget_s, calibrate_only, cloud, providers, quiet)
 
     def on_fit_start(self, trainer, pl_module):
         max_steps = trainer.max_steps if trainer.max_steps and trainer.max_steps > 0 else None
@@ -56,16 +52,4 @@ class AdvisorCallback(Callback):
         if self.session is None or self.session.tracker is None:
             return
         self.session.stop()
-        self.result = None if self.calibrate_only else self.session.result
-        if self.result is not None and not (self.quiet or quiet):
-            from advisor.render.tracking import finish_text
-
-            print(finish_text(self.result), file=sys.stderr, flush=True)
-
-    def _predicted(self, session) -> None:
-        self.prediction, self.advice = session.prediction, session.advice
-        if not self.quiet:
-            from advisor.render.tracking import answer_text
-
-            print(answer_text(session.prediction, session.advice, session.cloud_problem), file=sys.stderr,
-                  flush=True)
+        self._finished(None if self.calibrate_only else self.session.result, quiet)

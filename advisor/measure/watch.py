@@ -45,6 +45,7 @@ class Tracker:
         self.frozen = False  # steps from now on train a frozen body (set by the fastai callback)
         self.train_batches_per_epoch: int | None = None
         self._frozen_steps: list[bool] = []
+        self._current: dict | None = None  # the pass whose batch was drawn last
         self._restore: list[tuple[object, str, object]] = []
         self._shape = self._batch = None
 
@@ -75,8 +76,16 @@ class Tracker:
             finally:
                 tracker._batch_waited(it, start)
 
+        reset = base._reset
+
+        def _reset(it, loader=None, first_iter=False):
+            reset(it, loader, first_iter) if loader is not None else reset(it)
+            if loader is not None and not first_iter:  # a persistent-workers iterator reused: a new pass
+                tracker._pass_started(it, loader, reused=True)
+
         self._patch(base, "__init__", __init__)
         self._patch(base, "__next__", __next__)
+        self._patch(base, "_reset", _reset)
         loader_init = dl.DataLoader.__init__
 
         def loader_made(loader, *args, **kwargs):
@@ -166,23 +175,28 @@ class Tracker:
                 pass
         return self._loader_ids[key]
 
-    def _pass_started(self, it, loader) -> None:
+    def _pass_started(self, it, loader, reused: bool = False) -> None:
         if self._paused:
             return
         with self._lock:
             lid = self._loader_id(loader)
-            record = {"loader": lid, "length": self._lengths.get(lid), "started_s": self._now(),
-                      "ended_s": None, "batches": 0, "wait_s": 0.0, "steps": 0}
+            now = self._now()
+            old = self._by_iter.get(id(it))
+            if old is not None and old["ended_s"] is None:
+                old["ended_s"] = _end_of(old, now)
+            record = {"loader": lid, "length": self._lengths.get(lid), "started_s": now,
+                      "ended_s": None, "batches": 0, "wait_s": 0.0, "steps": 0, "_first_s": None, "_last_s": None}
             self._passes.append(record)
             self._by_iter[id(it)] = record
-            weakref.finalize(it, self._pass_dropped, id(it))
+            if not reused:
+                weakref.finalize(it, self._pass_dropped, id(it))
 
     def _pass_dropped(self, key: int) -> None:
         # a pass left early (break, or the iterator was deleted): it ends when dropped
         with self._lock:
             record = self._by_iter.pop(key, None)
             if record is not None and record["ended_s"] is None:
-                record["ended_s"] = self._now()
+                record["ended_s"] = _end_of(record, self._now())
 
     def _pass_ended(self, it) -> None:
         with self._lock:
@@ -198,6 +212,9 @@ class Tracker:
                 return
             record["batches"] += 1
             record["wait_s"] += end - start
+            record["_last_s"] = end - self.t0
+            if record["_first_s"] is None:
+                record["_first_s"] = end - self.t0
             self._current = record
             self._waits.append((end - self.t0, end - start, record))
 
@@ -211,21 +228,25 @@ class Tracker:
         with self._lock:
             self._steps.append(self._now())
             self._frozen_steps.append(self.frozen)
-            current = getattr(self, "_current", None)
-            if current is not None:
-                current["steps"] += 1
+            if self._current is not None:
+                self._current["steps"] += 1
         if self.on_step is not None:
             self.on_step(self)
 
     def _first_forward(self, module, args):
         if self._model is not None:
             return
+        self.use_model(module)
+        self._forward_start(module, args)
+
+    def use_model(self, module) -> None:
+        """The model whose input and forward are watched (the first module called, unless named)."""
+        if self._global_forward is not None:
+            self._global_forward.remove()  # every module call would pay for it
+            self._global_forward = None
         self._model = module
-        self._global_forward.remove()  # every module call would pay for it
-        self._global_forward = None
         self._handles.append(module.register_forward_pre_hook(self._forward_start))
         self._handles.append(module.register_forward_hook(self._forward_end))
-        self._forward_start(module, args)
 
     def _forward_start(self, module, args):
         import torch
@@ -283,7 +304,8 @@ class Tracker:
             model = self._model
             return Observation(
                 now_s=self._now(), step_s=tuple(self._steps),
-                passes=tuple(LoaderPass(**p) for p in self._passes),
+                passes=tuple(LoaderPass(**{k: v for k, v in p.items() if not k.startswith("_")})
+                             for p in self._passes),
                 loader_lengths=dict(self._lengths),
                 batch_wait_s=tuple((when, waited) for when, waited, p in self._waits if p["steps"]),
                 forward_s=tuple(self._forward),
@@ -294,3 +316,14 @@ class Tracker:
                 step_frozen=tuple(self._frozen_steps) if any(self._frozen_steps) else (),
                 train_batches_per_epoch=self.train_batches_per_epoch,
             )
+
+
+def _end_of(record: dict, now: float) -> float:
+    """When a pass left without exhausting its loader ended (Lightning stops after its count;
+    persistent workers reuse the iterator): its last batch plus one batch's time, not when the
+    iterator was next reset or dropped."""
+    last, first, n = record["_last_s"], record["_first_s"], record["batches"]
+    if last is None:
+        return now
+    per_batch = (last - first) / (n - 1) if n > 1 else 0.0
+    return min(now, last + per_batch)
