@@ -34,12 +34,12 @@ SCRIPTS = {
               lambda report, budget: [*ADVISOR, "watch", "--budget-s", str(budget), "--report", report, "--",
                                       "python", "examples/watch_plain_loop.py", "--epochs", "7",
                                       "--image-size", "224"]),
-    "fastai": ("fastai fine_tune (resnet34, 128 px, 1 frozen + 8 epochs)",
-               lambda report, budget: [sys.executable, "examples/fastai_pets.py", "--epochs", "8",
+    "fastai": ("fastai fine_tune (resnet34, 128 px, 1 frozen + 10 epochs)",
+               lambda report, budget: [sys.executable, "examples/fastai_pets.py", "--epochs", "10",
                                        "--image-size", "128", "--budget-s", str(budget), "--report", report]),
-    "lightning": ("Lightning Trainer (resnet18, 160 px, SGD, 10 epochs)",
+    "lightning": ("Lightning Trainer (resnet18, 160 px, SGD, 13 epochs)",
                   lambda report, budget: [*ADVISOR, "watch", "--budget-s", str(budget), "--report", report, "--",
-                                          "python", "examples/lightning_trainer.py", "--epochs", "10"]),
+                                          "python", "examples/lightning_trainer.py", "--epochs", "13"]),
 }
 
 

@@ -60,11 +60,12 @@ def profile_summary(profile) -> str:
         ])
     lines.append(table(rows, ["workload", "training\nimages/s", "validation\nimages/s", "first steps\nseconds",
                               "peak\nmemory", "step time %: compute\n/ memory / other"], "lrrrrr"))
+    tipped = set()
     for c in profile.calibrations:
         for n in c.notes:
             lines.extend(textwrap.wrap(f"Note ({c.key.describe()}): {n}", WIDTH, subsequent_indent="    "))
-        kernel = kernel_time_note(c)
-        if kernel is not None:
+        if kernel_time_note(c) is not None and c.key.model not in tipped:  # once a model
+            tipped.add(c.key.model)
             lines.append(f"Tip: {c.key.model} spends {100 * c.kernel_time_share:.0f} % of its CPU time in the kernel "
                          "mapping memory (see estimates).")
     if profile.distributed is not None:

@@ -127,11 +127,12 @@ def recommend_table(payload: dict, top: int | None = None, verbose: bool = False
     else:
         more = []
         if len(options) > len(shown):
-            more.append(f"{len(options) - len(shown)} more options")
+            n = len(options) - len(shown)
+            more.append(f"{n} more option{'s' if n != 1 else ''}")
         if payload.get("excluded"):
             more.append(f"{len(payload['excluded'])} excluded")
         if hidden:
-            more.append(f"{hidden} notes")
+            more.append(f"{hidden} note{'s' if hidden != 1 else ''}")
         if more:
             hint = hints.get("not-shown")
             lines += [""] + textwrap.wrap("Not shown: " + ", ".join(more) + (f" ({hint})" if hint else "") + ".", WIDTH)
