@@ -18,7 +18,7 @@ from advisor.advise.options import (
     recommend_options,
     sort_options,
 )
-from advisor.cloud.catalog import STALE_PRICE_DAYS, Catalog, Offer, check_providers, filter_offers, stale_warning
+from advisor.cloud.catalog import Catalog, Offer, check_providers, filter_offers, stale_offers, stale_warning
 from advisor.cloud.pricing import offer_cost
 from advisor.errors import UsageError
 from advisor.model.calibration import Calibration
@@ -214,10 +214,9 @@ def offer_comm(offer: Offer, catalog: Catalog, spec_id: str, nodes: int,
 def _price_notes(offer: Offer, usd: float | None, today: _dt.date) -> list:
     """How sure the price is: its age, why an old one is kept, and how far a drifting rate moved."""
     notes = []
-    age = offer.age_days(today)
-    if offer.billing != "free" and age > STALE_PRICE_DAYS:
+    if stale_offers([offer], today):
         kept = f"; kept because {offer.last_known}" if offer.last_known else ""
-        notes.append(warning("stale-price", f"price as of {offer.as_of}, {age} days old{kept}"))
+        notes.append(warning("stale-price", f"price as of {offer.as_of}, {offer.age_days(today)} days old{kept}"))
     seen = offer.rate_range()
     if seen and usd:
         low, high = seen

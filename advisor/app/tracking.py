@@ -36,6 +36,7 @@ class TrackSession:
                  timer: Callable[[], float] = time.perf_counter):
         self.epochs, self.total_steps, self.frozen_epochs = epochs, total_steps, frozen_epochs
         self._unfrozen_ratio: float | None = None
+        self._next_try_steps = 0
         self.budget_s, self.warmup_steps = budget_s, warmup_steps
         self.calibrate_only = calibrate_only
         self.on_prediction = on_prediction
@@ -61,17 +62,20 @@ class TrackSession:
         return self
 
     def _on_step(self, tracker) -> None:
-        if self.prediction is not None or tracker.elapsed_s() < self.budget_s:
+        steps = tracker.steps_done
+        if self.prediction is not None or steps < self._next_try_steps or tracker.elapsed_s() < self.budget_s:
             return
+        # reading the observation costs more as the run grows: a prediction that cannot be made
+        # yet is tried again after a tenth more steps, so the tries cost the run next to nothing
+        self._next_try_steps = int(steps * 1.1) + 1
         self._predict(tracker.observation())
         if self.prediction is None:
             return
         if self.cloud or self.frozen_epochs:
             cost = self._count(tracker)
-            # counting took time of this run: predict again from now
-            self._predict(tracker.observation())
+            self._predict(tracker.observation())  # counting took time of this run: predict again from now
             if cost is not None and self.cloud:
-                self._advise(cost, tracker.observation())
+                self._advise(cost)
         if self.on_prediction is not None:
             self.on_prediction(self)
         if self.calibrate_only:
@@ -99,23 +103,16 @@ class TrackSession:
             self.cloud_problem = f"counting the model's step failed ({type(exc).__name__}: {exc}): no cloud options"
             return None
 
-    def _advise(self, cost, obs) -> None:
+    def _advise(self, cost) -> None:
         from advisor.advise.advice import advise_measured
         from advisor.cloud.catalog import load_catalog
         from advisor.measure.probe import usable_cores
         from advisor.predict.run_time import run_estimate, run_workload
 
         p = self.prediction
-        train = next((q.loader for q in reversed(obs.passes) if q.training), None)
-        seen = [q.batches for q in obs.passes if not q.training and q.ended_s is not None and q.batches]
-        others = [n for lid, n in obs.loader_lengths.items() if lid != train and n]
-        valid_batches = seen[-1] if seen else (max(others) if others else 0)
-        w = run_workload(p, valid_batches)
         device = p.device or "cpu"
-        accelerator = "CPU" if device == "cpu" else device
-        local = run_estimate(p, w, accelerator)
-        self.advice = advise_measured(local, cost, load_catalog(self.catalog_files),
-                                      local_device="cpu" if device == "cpu" else device,
+        local = run_estimate(p, run_workload(p), "CPU" if device == "cpu" else device)
+        self.advice = advise_measured(local, cost, load_catalog(self.catalog_files), local_device=device,
                                       local_cores=usable_cores(), providers=self.providers)
 
     def _predict(self, obs) -> None:

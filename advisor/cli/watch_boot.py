@@ -17,6 +17,8 @@ import sys
 import traceback
 from pathlib import Path
 
+from advisor.model.units import hms
+
 ENV = "ADVISOR_WATCH"
 
 
@@ -47,13 +49,14 @@ def _user_traceback(exc: BaseException, script: str) -> None:
 
 
 def main(argv: list[str]) -> int:
-    from advisor.app.tracking import CalibrationDone, TrackSession
+    from advisor.app.tracking import DEFAULT_BUDGET_S, CalibrationDone, TrackSession
     from advisor.render.tracking import answer_text, finish_text
 
     options = json.loads(os.environ.pop(ENV, "{}"))
+    budget_s = options.get("budget_s", DEFAULT_BUDGET_S)
     script, args = argv[0], argv[1:]
     session = TrackSession(epochs=options.get("epochs"), total_steps=options.get("total_steps"),
-                           budget_s=options.get("budget_s", 60.0), calibrate_only=options.get("calibrate_only", False),
+                           budget_s=budget_s, calibrate_only=options.get("calibrate_only", False),
                            cloud=options.get("cloud", True), providers=options.get("providers", ()),
                            catalog_files=tuple(options.get("catalog_files", ())),
                            on_prediction=lambda s: _say(answer_text(s.prediction, s.advice, s.cloud_problem)))
@@ -78,14 +81,14 @@ def main(argv: list[str]) -> int:
     result = session.stop()
     seen = session.seen
     if session.calibrate_only and prediction is not None:
-        _say(f"advisor: stopped the script after calibrating ({_hms(seen.now_s)}), as asked (--calibrate-only)")
+        _say(f"advisor: stopped the script after calibrating ({hms(seen.now_s)}), as asked (--calibrate-only)")
     elif session.result is not None and failure is None:
         _say(finish_text(session.result))
     elif prediction is None:
-        _say(_nothing_predicted(session, seen, failure, options.get("budget_s", 60.0)))
+        _say(_nothing_predicted(session, seen, failure, budget_s))
     elif failure:
-        _say(f"advisor: {failure} after {_hms(seen.now_s)} and {len(seen.step_s)} steps; "
-             f"the prediction was {_hms(prediction.predicted_seconds)}")
+        _say(f"advisor: {failure} after {hms(seen.now_s)} and {len(seen.step_s)} steps; "
+             f"the prediction was {hms(prediction.predicted_seconds)}")
     _write_report(options.get("report"), result, session)
     return code
 
@@ -96,18 +99,12 @@ def _nothing_predicted(session, seen, failure, budget_s) -> str:
     if steps == 0:
         empty = [lid for lid, n in seen.loader_lengths.items() if n == 0]
         why = " A DataLoader had no batches (length 0): is the dataset empty?" if empty else ""
-        return (f"{head} after {_hms(seen.now_s)} without stepping an optimizer: no training step was seen "
+        return (f"{head} after {hms(seen.now_s)} without stepping an optimizer: no training step was seen "
                 f"(advisor watches torch.optim optimizers' step()).{why}")
     if session.why_not and seen.now_s >= budget_s:
-        return f"{head} after {_hms(seen.now_s)} and {steps} steps; no prediction: {session.why_not}."
-    return (f"{head} after {_hms(seen.now_s)} and {steps} steps, before the {budget_s:g}-s calibration window "
+        return f"{head} after {hms(seen.now_s)} and {steps} steps; no prediction: {session.why_not}."
+    return (f"{head} after {hms(seen.now_s)} and {steps} steps, before the {budget_s:g}-s calibration window "
             "ended: the measured time is the answer (a shorter --budget-s predicts sooner).")
-
-
-def _hms(seconds: float) -> str:
-    from advisor.model.units import hms
-
-    return hms(seconds)
 
 
 if __name__ == "__main__":

@@ -48,6 +48,8 @@ class Tracker:
         self._current: dict | None = None  # the pass whose batch was drawn last
         self._restore: list[tuple[object, str, object]] = []
         self._shape = self._batch = None
+        self._device: str | None = None
+        self._precision = "fp32"
 
     # -- hooks --------------------------------------------------------------------------------
 
@@ -297,6 +299,10 @@ class Tracker:
     def elapsed_s(self) -> float:
         return self._now()
 
+    @property
+    def steps_done(self) -> int:
+        return len(self._steps)
+
     # -- reading ------------------------------------------------------------------------------
 
     def observation(self) -> Observation:
@@ -312,7 +318,7 @@ class Tracker:
                 batch_size=self._batch, input_shape=self._shape,
                 model=type(model).__name__ if model is not None else None,
                 parameters=sum(p.numel() for p in model.parameters()) if model is not None else None,
-                device=getattr(self, "_device", None), precision=getattr(self, "_precision", "fp32"),
+                device=self._device, precision=self._precision,
                 step_frozen=tuple(self._frozen_steps) if any(self._frozen_steps) else (),
                 train_batches_per_epoch=self.train_batches_per_epoch,
             )

@@ -64,6 +64,7 @@ class RunPrediction:
     epoch_start_seconds: float  # each training pass's start beyond a step (workers starting)
     validation_seconds_per_epoch: float
     validation_measured: bool  # a whole validation pass was seen (else estimated)
+    validation_batches: int = 0  # a validation pass's batches (seen, or the other loader's length)
     batch_size: int | None = None
     input_shape: tuple[int, ...] | None = None
     model: str | None = None

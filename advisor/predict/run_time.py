@@ -84,7 +84,7 @@ def predict_run(obs: Observation, *, epochs: float | None = None, total_steps: i
     remaining_epochs = max(0, epochs_total - epochs_started)
     start = _epoch_start(obs, train, step)
 
-    validation, measured, how = _validation(obs, train, step)
+    validation, batches, measured, how = _validation(obs, train, step)
     basis.append(how)
     validations_done = sum(1 for p in obs.passes if not p.training and p.ended_s is not None
                            and p.started_s > train[0].started_s)
@@ -102,7 +102,8 @@ def predict_run(obs: Observation, *, epochs: float | None = None, total_steps: i
         predicted_seconds=obs.now_s + remaining, seconds_low=low, seconds_high=high,
         elapsed_seconds=obs.now_s, total_steps=total_steps, steps_done=done, steps_per_epoch=per_epoch,
         epochs=epochs, step_seconds=step, data_wait_share=wait_share, epoch_start_seconds=start,
-        validation_seconds_per_epoch=validation, validation_measured=measured, batch_size=obs.batch_size,
+        validation_seconds_per_epoch=validation, validation_batches=batches, validation_measured=measured,
+        batch_size=obs.batch_size,
         input_shape=obs.input_shape, model=obs.model, parameters=obs.parameters, device=obs.device,
         precision=obs.precision, basis=tuple(basis),
     )
@@ -143,18 +144,18 @@ def _epoch_start(obs: Observation, train, step: float) -> float:
     return statistics.median(starts) if starts else 0.0
 
 
-def _validation(obs: Observation, train, step: float) -> tuple[float, bool, str]:
-    """Seconds of validation per epoch, whether measured, and how it was reached."""
+def _validation(obs: Observation, train, step: float) -> tuple[float, int, bool, str]:
+    """Seconds of validation per epoch, its batches, whether measured, and how it was reached."""
     done = [p for p in obs.passes if not p.training and p.ended_s is not None and p.batches
             and p.started_s > train[0].started_s]
     if done:
         last = done[-1]
-        return last.ended_s - last.started_s, True, f"validation measured: {last.batches} batches in " \
-            f"{last.ended_s - last.started_s:.1f} s"
-    others = {lid: n for lid, n in obs.loader_lengths.items() if lid != train[-1].loader and n}
+        seconds = last.ended_s - last.started_s
+        return seconds, last.batches, True, f"validation measured: {last.batches} batches in {seconds:.1f} s"
+    others = [n for lid, n in obs.loader_lengths.items() if lid != train[-1].loader and n]
     if not others:
-        return 0.0, True, "no other DataLoader: no validation assumed"
-    lid, batches = max(others.items(), key=lambda kv: kv[1])
+        return 0.0, 0, True, "no other DataLoader: no validation assumed"
+    batches = max(others)
     waits = [w for _, w in obs.batch_wait_s]
     wait = statistics.median(waits) if waits else 0.0
     if obs.forward_s:
@@ -163,8 +164,8 @@ def _validation(obs: Observation, train, step: float) -> tuple[float, bool, str]
     else:
         per_batch = EVAL_STEP_SHARE * step
         how = "a third of a training step (backward costs about twice the forward)"
-    return batches * per_batch, False, (f"validation estimated, not yet seen: {batches} batches of the other "
-                                        f"DataLoader each epoch, a batch as {how}")
+    return batches * per_batch, batches, False, (f"validation estimated, not yet seen: {batches} batches of the "
+                                                 f"other DataLoader each epoch, a batch as {how}")
 
 
 def _band(intervals: list[float]) -> tuple[float, float]:
@@ -178,12 +179,12 @@ def _band(intervals: list[float]) -> tuple[float, float]:
 DATA_BOUND_SHARE = 0.15  # a step waiting this much of its time for data is bound by the loader
 
 
-def run_workload(p: RunPrediction, valid_batches: int, num_classes: int = 2) -> Workload:
+def run_workload(p: RunPrediction, num_classes: int = 2) -> Workload:
     """The watched run as a Workload, for predicting it elsewhere: its batch, image size and
-    precision, and as many images and epochs as it trains."""
+    precision, and as many images and epochs as it trains and validates."""
     b = p.batch_size or 1
     train = (p.steps_per_epoch or p.total_steps) * b
-    valid = valid_batches * b
+    valid = p.validation_batches * b
     size = p.input_shape[-1] if p.input_shape else 224
     return Workload(model=p.model or "watched", num_classes=max(2, num_classes), image_size=size, batch_size=b,
                     precision=p.precision, dataset_size=train + valid, valid_fraction=valid / (train + valid),
