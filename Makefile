@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 
 $(BIN)/advisor: pyproject.toml constraints-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -c constraints-dev.txt -e '.[test,plot,fastai,lightning]'
+	$(BIN)/pip install -q -c constraints-dev.txt -e '.[test,plot,bench,fastai,lightning]'
 	touch $@
 
 run: $(BIN)/advisor

@@ -209,3 +209,28 @@ def add_calibration(profile: Profile, workload: Workload, budget_s: float,
     run = calibrate_in_fresh_process if fresh_process else calibrate
     cals = run(workload, profile.device, budget_s, progress, step_cost=cost, max_seconds=max_seconds)
     return profile.with_calibrations(cals)
+
+
+def stale_counts(profile: Profile) -> list:
+    """Calibrations whose step an earlier advisor counted differently (StepCost.counting)."""
+    return [c for c in profile.calibrations if c.step_cost is not None and not c.step_cost.current]
+
+
+def recount(profile: Profile) -> Profile:
+    """`profile` with the steps of `stale_counts` counted again as this version counts; the
+    measurements stay as they are. A model that cannot be built here keeps its older count."""
+    from dataclasses import replace
+
+    from advisor.measure.opcount import count_step
+
+    def current(cal):
+        if cal.step_cost is None or cal.step_cost.current:
+            return cal
+        k = cal.key
+        try:
+            cost = count_step(k.model, k.num_classes, k.image_size, cal.step_cost.batch_size, k.precision)
+        except Exception:  # noqa: BLE001 - an older count is still an estimate
+            return cal
+        return replace(cal, step_cost=cost)
+
+    return replace(profile, calibrations=tuple(current(c) for c in profile.calibrations))

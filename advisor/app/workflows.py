@@ -22,7 +22,9 @@ from advisor.app.profiling import (
     check_workload_runs,
     distributed_budget_s,
     profile_machine,
+    recount,
     spot_calibration_seconds,
+    stale_counts,
 )
 from advisor.cloud.catalog import load_catalog
 from advisor.errors import Interrupted, RuntimeFailure, UsageError
@@ -201,7 +203,15 @@ def _profile_for(workload: Workload, profile: Profile | str | None, device: str 
         prof = measure_machine(workload, device or "auto", DEFAULT_PROFILE_BUDGET_S, reporter=reporter)
         save_profile(prof)
         return prof
-    return load_profile(profile)
+    prof = load_profile(profile)
+    stale = stale_counts(prof)
+    if stale:
+        reporter.tell("recounting", f"Counting the work of {len(stale)} calibrated workload(s) again: this "
+                      "advisor counts in-place ops and the optimizer's steady step, which the profile's "
+                      "counts lack (once; the measurements are kept).")
+        prof = recount(prof)
+        save_profile(prof, profile)
+    return prof
 
 
 def estimator_for(workload: Workload, profile: Profile | str | None = None, *, calibrate: bool = True,

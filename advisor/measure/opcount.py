@@ -14,12 +14,14 @@ per-image parts; bins keep the per-image parts and a StepCost answers for any ba
 
 from __future__ import annotations
 
-from advisor.model.cost import CONV_OPS, MATMUL_OPS, OpBin, PhaseCost, StepCost, intensity_bin
+from advisor.model.cost import CONV_OPS, MATMUL_OPS, OpBin, PhaseCost, StageOps, StepCost, intensity_bin
 
 # Ops that reach the dispatcher but launch no kernel and move no data: allocations, and reshapes
 # that return a new tensor over the same storage (their schema does not say it is a view).
 NO_KERNEL_OPS = frozenset({"empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided",
-                           "_unsafe_view", "_reshape_alias", "lift_fresh"})
+                           "_unsafe_view", "_reshape_alias", "lift_fresh",
+                           # the profiler's markers around an optimizer step
+                           "_record_function_enter", "_record_function_enter_new", "_record_function_exit"})
 
 
 def _conv_backward_flops(grad_out, x, weight, _bias_sizes, _stride, _padding, _dilation,
@@ -34,6 +36,19 @@ def _conv_backward_flops(grad_out, x, weight, _bias_sizes, _stride, _padding, _d
 
     forward = conv_flop_count(tuple(x.shape), tuple(weight.shape), tuple(grad_out.shape), transposed)
     return float(forward * (int(bool(output_mask[0])) + int(bool(output_mask[1]))))
+
+
+def _conv_class(schema, args, kwargs) -> str:
+    """"depthwise" for a convolution (or its backward) with one input channel per group, else "conv"."""
+    names = [a.name for a in schema.arguments]
+
+    def arg(name):
+        i = names.index(name)
+        return args[i] if i < len(args) else kwargs.get(name)
+
+    groups = arg("groups") if "groups" in names else 1
+    weight = arg("weight") if "weight" in names else None
+    return "depthwise" if groups and groups > 1 and weight is not None and weight.shape[1] == 1 else "conv"
 
 
 def _counting_mode():
@@ -53,8 +68,8 @@ def _counting_mode():
             out = func(*args, **kwargs)
             packet = func._overloadpacket
             schema = func._schema
-            if schema.returns and all(r.alias_info is not None for r in schema.returns):
-                return out  # views move no data
+            if schema.returns and all(r.alias_info is not None and not r.alias_info.is_write for r in schema.returns):
+                return out  # views move no data (in-place ops, which alias what they write, do)
             name = packet.__name__
             if name in NO_KERNEL_OPS:  # dispatched (host time), but no kernel and no traffic
                 self.ops.append(("memory", name, 0.0, 0.0))
@@ -66,7 +81,7 @@ def _counting_mode():
                 flops = _conv_backward_flops(*args)
             elif packet in flop_registry:
                 flops = float(flop_registry[packet](*args, **kwargs, out_val=out))
-            cls = "conv" if name in CONV_OPS else "matmul" if name in MATMUL_OPS else "memory"
+            cls = _conv_class(schema, args, kwargs) if name in CONV_OPS else "matmul" if name in MATMUL_OPS else "memory"
             if cls == "memory" and not flops:
                 # elementwise work: about one operation per output element
                 flops = float(sum(t.numel() for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)))
@@ -76,7 +91,7 @@ def _counting_mode():
     return _Counter
 
 
-def bin_ops(ops, ops_more, extra_images: int) -> PhaseCost:
+def bin_ops(ops, ops_more, extra_images: int, stages: StageOps | None = None) -> PhaseCost:
     """Bin the ops of one phase, (class, op name, FLOPs, bytes) in dispatch order, counted at a
     batch (`ops`) and at `extra_images` more (`ops_more`), keeping each bin's per-image parts.
     Where the two counts dispatched different ops (reshapes turn some addmm into mm depending on
@@ -89,7 +104,7 @@ def bin_ops(ops, ops_more, extra_images: int) -> PhaseCost:
             acc[0] += flops
             acc[1] += nbytes
             acc[2] += 1
-        return PhaseCost(tuple(OpBin(c, i, f, n, o) for (c, i), (f, n, o) in sorted(bins.items())))
+        return PhaseCost(tuple(OpBin(c, i, f, n, o) for (c, i), (f, n, o) in sorted(bins.items())), stages)
     bins: dict[tuple[str, int], list] = {}
     for (cls, _, flops, nbytes), (_, _, flops_more, nbytes_more) in zip(ops, ops_more):
         acc = bins.setdefault((cls, intensity_bin(flops, nbytes)), [0.0, 0.0, 0, 0.0, 0.0])
@@ -98,7 +113,8 @@ def bin_ops(ops, ops_more, extra_images: int) -> PhaseCost:
         acc[2] += 1
         acc[3] += (flops_more - flops) / extra_images
         acc[4] += (nbytes_more - nbytes) / extra_images
-    return PhaseCost(tuple(OpBin(c, i, f, n, o, fs, bs) for (c, i), (f, n, o, fs, bs) in sorted(bins.items())))
+    return PhaseCost(tuple(OpBin(c, i, f, n, o, fs, bs) for (c, i), (f, n, o, fs, bs) in sorted(bins.items())),
+                     stages)
 
 
 def count_step(model_name: str, num_classes: int, image_size: int, batch_size: int,
@@ -154,7 +170,7 @@ def count_module(make_model, input_shape: tuple[int, ...], batch_size: int, prec
                                else (out,)) if isinstance(t, torch.Tensor) and t.is_floating_point()]
         return sum(t.mean() for t in tensors)
 
-    def run(mode: str, batch_size: int) -> list:
+    def run(mode: str, batch_size: int) -> tuple[list, StageOps | None]:
         model = make_model()
         head = classifier_head(model)
         if mode == "frozen":
@@ -165,25 +181,37 @@ def count_module(make_model, input_shape: tuple[int, ...], batch_size: int, prec
                     p.requires_grad_(True)
         model.train(mode != "eval")
         params = [p for p in model.parameters() if p.requires_grad]
-        opt = torch.optim.SGD(params, lr=0.01, momentum=0.9) if params and mode != "eval" else None
+        opt = torch.optim.SGD(params, lr=0.01, momentum=0.9, foreach=False) if params and mode != "eval" else None
         x = torch.empty(batch_size, *input_shape, device="meta")
+        if opt is not None:
+            # the optimizer's first step creates its state; training repeats the second
+            loss_of(model(x), batch_size).backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
         # autocast does not run on meta tensors: 16-bit precisions move half the bytes
         counter = counter_cls(0.5 if dtype is not None else 1.0)
         with counter:
             if mode == "eval":
                 with torch.no_grad():
                     model(x)
-            else:
-                loss = loss_of(model(x), batch_size)
-                if isinstance(loss, torch.Tensor) and loss.requires_grad:
-                    loss.backward()
-                if opt is not None:
-                    opt.step()
-        return counter.ops
+                return counter.ops, None
+            loss = loss_of(model(x), batch_size)
+            forward = len(counter.ops)
+            if not (isinstance(loss, torch.Tensor) and loss.requires_grad):
+                return counter.ops, None
+            loss.backward()
+            backward = len(counter.ops) - forward
+            if opt is not None:
+                opt.step()
+        updated = [p for p in params if p.grad is not None]
+        # the optimizer's ops that launch kernels: the ones multi-tensor kernels replace
+        updates = sum(1 for _, name, _, _ in counter.ops[forward + backward:] if name not in NO_KERNEL_OPS)
+        return counter.ops, StageOps(backward, updates, len(updated), sum(p.numel() for p in updated))
 
     def phase(mode: str) -> PhaseCost:
         # counted at twice the batch too: the difference is what each image adds
-        return bin_ops(run(mode, batch_size), run(mode, 2 * batch_size), batch_size)
+        (ops, stages), (ops_more, _) = run(mode, batch_size), run(mode, 2 * batch_size)
+        return bin_ops(ops, ops_more, batch_size, stages)
 
     model = make_model()
     head = classifier_head(model)

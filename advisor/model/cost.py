@@ -24,7 +24,11 @@ MATMUL_OPS = frozenset({
     "_scaled_dot_product_efficient_attention_backward", "_scaled_dot_product_flash_attention_backward",
 })
 COMPUTE_OPS = CONV_OPS | MATMUL_OPS
-COMPUTE_CLASSES = ("conv", "matmul")
+# Depthwise convolutions (one input channel per group: MobileNet, EfficientNet, ConvNeXt) are a
+# class apart: they run on their own kernels, not tensor cores (PyTorch's own for FP32 on CUDA,
+# cuDNN's for 16-bit), and reach a far smaller share of the GPU's peak than dense convolutions.
+COMPUTE_CLASSES = ("conv", "depthwise", "matmul")
+CONV_CLASSES = frozenset({"conv", "depthwise"})
 
 
 MIN_BIN, MAX_BIN = -12, 16  # log2 of arithmetic intensity (FLOPs per byte)
@@ -41,7 +45,7 @@ def intensity_bin(flops: float, nbytes: float) -> int:
 class OpBin:
     """Ops of one class whose arithmetic intensity falls in one log2 bucket, summed."""
 
-    op_class: str  # "conv", "matmul" (together: compute-heavy) or "memory"
+    op_class: str  # "conv", "depthwise", "matmul" (together: compute-heavy) or "memory"
     log2_intensity: int  # at the batch the step was counted at
     flops: float
     bytes: float
@@ -69,6 +73,23 @@ def in_class(b: OpBin, op_class: str | None) -> bool:
 
 
 @dataclass(frozen=True)
+class StageOps:
+    """How a training phase's ops divide: `backward` ops, and the optimizer step's `optimizer`
+    ops as a per-parameter loop runs them over `tensors` parameters of `elements` numbers in all
+    (the rest are the forward's and the loss's). On a GPU, PyTorch's optimizers default to
+    multi-tensor ("foreach") kernels instead: the same traffic in a few ops and launches."""
+
+    backward: int
+    optimizer: int
+    tensors: int
+    elements: int
+
+    @property
+    def optimizer_ops_per_tensor(self) -> float:
+        return self.optimizer / self.tensors if self.tensors else 0.0
+
+
+@dataclass(frozen=True)
 class PhaseCost:
     """Work of one phase of a step for the whole batch, binned by op class and intensity.
 
@@ -77,6 +98,7 @@ class PhaseCost:
     """
 
     bins: tuple[OpBin, ...] = ()
+    stages: StageOps | None = None  # None: no backward, or not counted apart
 
     def _sum(self, attr: str, op_class: str | None = None) -> float:
         return sum(getattr(b, attr) for b in self.bins if in_class(b, op_class))
@@ -103,12 +125,16 @@ class PhaseCost:
 
     def at_batch(self, delta: int) -> PhaseCost:
         """The phase with `delta` more images per batch; needs per-image parts (`scalable`)."""
-        return PhaseCost(tuple(b.at_batch(delta) for b in self.bins))
+        return PhaseCost(tuple(b.at_batch(delta) for b in self.bins), self.stages)
 
     def to_dict(self) -> dict:
-        return {"bins": [[b.op_class, b.log2_intensity, b.flops, b.bytes, b.ops]
-                         + ([b.flops_per_sample, b.bytes_per_sample] if b.flops_per_sample is not None else [])
-                         for b in self.bins]}
+        d = {"bins": [[b.op_class, b.log2_intensity, b.flops, b.bytes, b.ops]
+                      + ([b.flops_per_sample, b.bytes_per_sample] if b.flops_per_sample is not None else [])
+                      for b in self.bins]}
+        if self.stages is not None:
+            st = self.stages
+            d["stages"] = [st.backward, st.optimizer, st.tensors, st.elements]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> PhaseCost:
@@ -116,7 +142,14 @@ class PhaseCost:
             return OpBin(c, int(i), float(f), float(n), int(o),
                          None if fs is None else float(fs), None if bs is None else float(bs))
 
-        return cls(tuple(opbin(*row) for row in d["bins"]))
+        stages = d.get("stages")
+        return cls(tuple(opbin(*row) for row in d["bins"]), StageOps(*(int(v) for v in stages)) if stages else None)
+
+
+# What counting a step sees: 2 counts in-place ops (ReLU's, residual additions, the optimizer's
+# updates), the optimizer's second step rather than its first, and the step's stages (StageOps);
+# 1 (profiles without the field) skipped in-place ops as views.
+COUNTING_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -129,6 +162,11 @@ class StepCost:
     frozen: PhaseCost  # forward + head backward + head optimizer
     parameters: int
     trainable_head_parameters: int
+    counting: int = COUNTING_VERSION  # how it was counted: older counts are redone when torch is at hand
+
+    @property
+    def current(self) -> bool:
+        return self.counting >= COUNTING_VERSION
 
     @property
     def scalable(self) -> bool:
@@ -142,13 +180,13 @@ class StepCost:
             return None
         delta = batch_size - self.batch_size
         return StepCost(batch_size, self.train.at_batch(delta), self.eval.at_batch(delta),
-                        self.frozen.at_batch(delta), self.parameters, self.trainable_head_parameters)
+                        self.frozen.at_batch(delta), self.parameters, self.trainable_head_parameters, self.counting)
 
     def to_dict(self) -> dict:
         return {"batch_size": self.batch_size, "train": self.train.to_dict(),
                 "eval": self.eval.to_dict(), "frozen": self.frozen.to_dict(),
                 "parameters": self.parameters,
-                "trainable_head_parameters": self.trainable_head_parameters}
+                "trainable_head_parameters": self.trainable_head_parameters, "counting": self.counting}
 
     @classmethod
     def from_dict(cls, d: dict) -> StepCost:
@@ -156,4 +194,5 @@ class StepCost:
             batch_size=d["batch_size"], train=PhaseCost.from_dict(d["train"]),
             eval=PhaseCost.from_dict(d["eval"]), frozen=PhaseCost.from_dict(d["frozen"]),
             parameters=d["parameters"], trainable_head_parameters=d["trainable_head_parameters"],
+            counting=d.get("counting", 1),
         )

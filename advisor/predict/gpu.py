@@ -8,9 +8,12 @@ ops, fast GPUs), the device where they are large.
 - Device: the workload's counted work (advisor.measure.opcount: FLOPs and bytes per op, binned by
   class and arithmetic intensity) on the target's datasheet. Each bin is bound by arithmetic, at
   the peak of the path its precision takes (TF32 convolutions but FP32 matmuls under PyTorch's
-  default fp32; FP16/BF16 tensor cores under autocast), or by memory bandwidth; matmuls and
-  convolutions of low intensity reach less of their peak. Each kernel adds a fixed cost.
-- Host: a cost per dispatched op and per step; autocast adds cast ops per matmul and convolution.
+  default fp32; FP16/BF16 tensor cores under autocast; depthwise convolutions on no tensor
+  cores, at a small share of the FP32 peak), or by memory bandwidth. Each kernel adds a fixed
+  cost. The optimizer runs as PyTorch's multi-tensor ("foreach") kernels.
+- Host: a cost per dispatched op, per trained parameter tensor (its gradient's ops and autograd
+  nodes, zero_grad, the optimizer's lists) and per step; autocast adds cast ops per forward
+  matmul and convolution.
 
 The constants (`Efficiency`) are fitted by benchmarks/gpu_step_model.py to steady-state training
 steps measured on an H200 and to published ResNet-50 throughputs, and scored leave-one-model-out
@@ -19,10 +22,11 @@ and leave-one-GPU-out.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from advisor.cloud.catalog import GpuSpec
-from advisor.model.cost import COMPUTE_CLASSES, PhaseCost
+from advisor.model.cost import COMPUTE_CLASSES, PhaseCost, StageOps
 from advisor.model.notes import Note, warning
 
 
@@ -47,16 +51,25 @@ class Efficiency:
     nchw_transpose: float = 0.0
     # of the 16-bit tensor-core peak, convolutions under autocast (None: as conv_tensor)
     half_conv_tensor: float | None = None
+    # of the plain FP32 peak, depthwise convolutions in FP32 and under autocast (None: as simt)
+    depthwise: float | None = None
+    half_depthwise: float | None = None
+    # host time per trained parameter tensor beyond its ops: its gradient's autograd node,
+    # zero_grad, the optimizer's bookkeeping
+    host_tensor_s: float = 0.0
     source: str = ""
 
 
 # Fitted by benchmarks/gpu_step_model.py to steady-state steps measured on an H200 (7 models,
 # batch 16-256, 128-320 px, four precisions) and to published ResNet-50 throughputs on 7 GPUs;
 # benchmarks/results/gpu_step_model.md scores each row with constants fitted without its model or
-# GPU. The host figures are the H200 machine's (a 16-vCPU Xeon); other hosts are assumed alike.
+# GPU. host_op_s and kernel_s are set, not fitted (the sweep cannot tell them from the per-tensor
+# and per-step costs). The host figures are the H200 machine's (a 16-vCPU Xeon); other hosts are
+# assumed alike.
 DEFAULT_GPU_EFFICIENCY = Efficiency(
-    conv_tensor=0.266, half_conv_tensor=1.0, matmul_tensor=1.0, simt=0.72, memory=0.509, half_intensity=4.64,
-    kernel_s=18.8e-6, host_op_s=28.4e-6, host_step_s=2.89e-3, overlap=1e6, cast_ops=4.93, nchw_transpose=1.81,
+    conv_tensor=0.233, half_conv_tensor=0.768, matmul_tensor=1.0, simt=0.728, depthwise=0.0127,
+    half_depthwise=0.591, memory=0.652, half_intensity=0.0, kernel_s=2e-6, host_op_s=5e-6, host_step_s=2.0e-3,
+    host_tensor_s=65.2e-6, overlap=1.9, cast_ops=32.3, nchw_transpose=2.63,
     source="step model fitted to an H200's steady-state steps and published ResNet-50 throughputs")
 # Where measured times fell around the predictions (docs/method.md).
 GPU_BAND = (0.6, 1.75)
@@ -94,12 +107,16 @@ class ComputePath:
     tensor: bool
 
 
+# op classes that run on tensor cores where the precision allows; depthwise convolutions do not
+TENSOR_CLASSES = ("conv", "matmul")
+
+
 def compute_path(spec: GpuSpec, op_class: str, precision: str) -> tuple[ComputePath, str | None]:
     """The arithmetic path of `op_class` ("conv", "matmul", "memory") at `precision`, and a note
     when the precision cannot run as asked on this GPU."""
     cc = spec.compute_capability
     fp32 = ComputePath("fp32", spec.fp32_flops_per_s, False)
-    if op_class not in COMPUTE_CLASSES:
+    if op_class not in TENSOR_CLASSES:
         return fp32, None
     tf32 = ComputePath("tf32 tensor cores", spec.tf32_tensor_flops_per_s, True) if spec.tf32_tensor_flops_per_s else None
     fp16 = ComputePath("fp16 tensor cores", spec.fp16_tensor_flops_per_s, True) if spec.fp16_tensor_flops_per_s else None
@@ -142,15 +159,16 @@ def gpu_phase(cost: PhaseCost, spec: GpuSpec, precision: str, eff: Efficiency, *
     """One phase of a step on `spec`. `cast_ops`: ops autocast adds to this phase (the caller
     counts them from the forward's matmuls and convolutions); `training`: whether the phase pays
     the per-step host cost of backward and the optimizer."""
-    compute = memory = kernels = 0.0
+    compute = memory = 0.0
+    launches = 0
     bandwidth = spec.memory_bandwidth_bytes_per_s * eff.memory
     transposes = not channels_last and precision in HALF_PRECISIONS
     for b in cost.bins:
         if b.flops <= 0 and b.bytes <= 0:
             continue  # allocations and reshapes: dispatched, but no kernel
         path, _ = compute_path(spec, b.op_class, precision)
-        rate = path.peak_flops_per_s * (_tensor_share(eff, b.op_class, precision) if path.tensor else eff.simt)
-        if b.op_class in COMPUTE_CLASSES and b.bytes > 0:
+        rate = path.peak_flops_per_s * _share(eff, b.op_class, precision, path.tensor)
+        if b.op_class in TENSOR_CLASSES and b.bytes > 0:
             intensity = b.flops / b.bytes
             rate *= intensity / (intensity + eff.half_intensity)
         moved = b.bytes * (1 + eff.nchw_transpose) if transposes and path.tensor and b.op_class == "conv" else b.bytes
@@ -159,18 +177,52 @@ def gpu_phase(cost: PhaseCost, spec: GpuSpec, precision: str, eff: Efficiency, *
             compute += arithmetic
         else:
             memory += traffic
-        kernels += b.ops * eff.kernel_s
-    host = eff.host_op_s * (cost.ops + cast_ops) + (eff.host_step_s if training else 0.0)
+        launches += b.ops
+    dispatched = cost.ops + cast_ops
+    tensors = 0
+    if cost.stages is not None:
+        calls, kernels = foreach_optimizer(cost.stages)
+        dispatched += calls - cost.stages.optimizer
+        launches += kernels - cost.stages.optimizer
+        tensors = cost.stages.tensors
+    kernels = launches * eff.kernel_s
+    host = eff.host_op_s * dispatched
+    if training:
+        host += eff.host_step_s + eff.host_tensor_s * tensors
     device = compute + memory + kernels
     top = max(host, device)
     seconds = top * ((host / top) ** eff.overlap + (device / top) ** eff.overlap) ** (1 / eff.overlap) if top else 0.0
     return StepParts(compute, memory, kernels, host, seconds)
 
 
-def _tensor_share(eff: Efficiency, op_class: str, precision: str) -> float:
+# multi_tensor_apply (ATen/native/cuda/MultiTensorApply.cuh) launches a kernel when a launch's
+# tensor list or its blocks of 65536 elements fill; lists hold 36-110 tensors by how many lists
+# the op takes (48 for an update reading two and writing one)
+FOREACH_TENSORS_PER_LAUNCH = 48
+FOREACH_ELEMENTS_PER_LAUNCH = 320 * 65536
+
+
+def foreach_optimizer(st: StageOps) -> tuple[float, float]:
+    """Ops dispatched and kernels launched by the optimizer step of `st` (counted as a
+    per-parameter loop) as PyTorch runs it on a GPU by default: one multi-tensor op per
+    per-parameter op, each over every parameter."""
+    calls = st.optimizer_ops_per_tensor
+    per_call = max(math.ceil(st.tensors / FOREACH_TENSORS_PER_LAUNCH),
+                   math.ceil(st.elements / FOREACH_ELEMENTS_PER_LAUNCH), 1 if st.tensors else 0)
+    return calls, calls * per_call
+
+
+def _share(eff: Efficiency, op_class: str, precision: str, tensor: bool) -> float:
+    """The share of its path's peak that an op class reaches."""
+    half = precision in HALF_PRECISIONS
+    if op_class == "depthwise":
+        share = eff.half_depthwise if half else eff.depthwise
+        return eff.simt if share is None else share
+    if not tensor:
+        return eff.simt
     if op_class != "conv":
         return eff.matmul_tensor
-    if precision in HALF_PRECISIONS and eff.half_conv_tensor is not None:
+    if half and eff.half_conv_tensor is not None:
         return eff.half_conv_tensor
     return eff.conv_tensor
 

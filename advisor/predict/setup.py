@@ -8,7 +8,7 @@ predicted from the number of convolutions cuDNN autotunes. docs/method.md has th
 from __future__ import annotations
 
 from advisor.model.calibration import PREFETCH_FACTOR, Calibration
-from advisor.model.cost import StepCost
+from advisor.model.cost import CONV_CLASSES, StepCost
 
 # A run after a CPU calibration pays this share of its measured first step (the band: none to all).
 CPU_FIRST_STEP_EXPECTED_FACTOR = 0.5
@@ -62,6 +62,6 @@ def gpu_setup_seconds(cost: StepCost) -> dict[str, float]:
     """One-time set-up of a training run on a GPU the calibration cannot see: the first steps,
     a new training batch shape and a new validation batch shape (the fit is of whole runs, most
     with a partial validation batch, so the last is inside the others)."""
-    conv_ops = sum(b.ops for b in cost.train.bins if b.op_class == "conv")
+    conv_ops = sum(b.ops for b in cost.train.bins if b.op_class in CONV_CLASSES)
     train = GPU_AUTOTUNE_S_PER_CONV_OP * conv_ops
     return {"first_steps": GPU_FIRST_STEP_FLOOR_S + train, "new_shape": train, "new_shape_eval": 0.0}

@@ -64,8 +64,9 @@ def gpu_estimate(workload: Workload, cost: StepCost, spec: GpuSpec, eff: Efficie
     train = parts["train"]
     notes.append(info("gpu-basis", f"predicted from {spec.name} specifications ({eff.source}): a step of "
                       f"{1000 * train.seconds:.1f} ms, {train.bound}-bound (device {1000 * train.device_s:.1f} ms, "
-                      f"host {1000 * train.host_s:.1f} ms, assuming a host that issues an op in "
-                      f"{1e6 * eff.host_op_s:.0f} µs)"))
+                      f"host {1000 * train.host_s:.1f} ms, assuming a host as fast as the one the constants were "
+                      f"fitted on: {1e6 * eff.host_tensor_s:.0f} µs per trained parameter tensor, "
+                      f"{1e6 * eff.host_op_s:.0f} µs per op)"))
     with_nhwc = phase("train", channels_last=True).seconds \
         if not nhwc and prec in HALF_PRECISIONS else steps["train"]
     if with_nhwc < 0.95 * steps["train"]:

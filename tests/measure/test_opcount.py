@@ -61,3 +61,53 @@ def test_training_counts_forward_backward_and_the_optimizer():
     # with only the head trainable, the body's backward is skipped
     assert cost.frozen.compute_flops < 1.1 * cost.eval.compute_flops
     assert cost.parameters > cost.trainable_head_parameters > 0
+
+
+def _count(model, size=8, batch=2):
+    from advisor.measure.opcount import count_module, meta_copy
+
+    return count_module(lambda: meta_copy(model), (model[0].in_channels, size, size), batch)
+
+
+def test_in_place_ops_are_counted_like_the_kernels_they_launch():
+    import torch.nn as nn
+
+    def net(inplace):
+        return nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(inplace=inplace), nn.Flatten(), nn.Linear(144, 5))
+
+    inplace, copying = _count(net(True)), _count(net(False))
+    assert inplace.eval.ops == copying.eval.ops
+    assert inplace.eval.memory_bytes == pytest.approx(copying.eval.memory_bytes)
+
+
+def test_a_training_step_knows_its_backward_and_optimizer_ops_and_the_tensors_it_updates():
+    import torch.nn as nn
+
+    cost = _count(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(144, 5)))
+    st = cost.train.stages
+    # SGD with momentum, steady state: momentum update, gradient added, parameter updated
+    assert (st.tensors, st.elements) == (4, 4 * 3 * 9 + 4 + 144 * 5 + 5)
+    assert st.optimizer == 3 * 4
+    assert 0 < st.backward < cost.train.ops - st.optimizer
+    assert cost.eval.stages is None
+    # only the head trains in the frozen phase
+    assert cost.frozen.stages.tensors == 2
+    assert StepCost.from_dict(cost.to_dict()) == cost
+
+
+def test_depthwise_convolutions_are_a_class_of_their_own():
+    import torch.nn as nn
+
+    depthwise = _count(nn.Sequential(nn.Conv2d(8, 8, 3, groups=8), nn.Flatten(), nn.Linear(288, 5)))
+    grouped = _count(nn.Sequential(nn.Conv2d(8, 8, 3, groups=2), nn.Flatten(), nn.Linear(288, 5)))
+    assert {b.op_class for b in depthwise.train.bins} >= {"depthwise", "matmul"}
+    assert "conv" not in {b.op_class for b in depthwise.train.bins}
+    assert "depthwise" not in {b.op_class for b in grouped.train.bins}
+
+
+def test_counts_written_before_in_place_ops_were_counted_are_not_current():
+    cost = count_step("resnet18", 10, 32, 2)
+    assert cost.current
+    old = cost.to_dict()
+    del old["counting"]
+    assert not StepCost.from_dict(old).current

@@ -3,12 +3,13 @@
 import pytest
 
 from advisor.cloud.catalog import load_catalog
-from advisor.model.cost import OpBin, PhaseCost
+from advisor.model.cost import OpBin, PhaseCost, StageOps
 from advisor.predict.gpu import (
     DEFAULT_GPU_EFFICIENCY,
     Efficiency,
     autocast_ops,
     compute_path,
+    foreach_optimizer,
     gpu_phase,
     gpu_phase_seconds,
 )
@@ -141,3 +142,37 @@ def test_loader_throughput_follows_the_measured_core_curve_on_machines_without_h
     assert loader_images_per_s(1, 280, threads_per_core=1) == pytest.approx(280)
     assert loader_images_per_s(2, 280, threads_per_core=1) == pytest.approx(280 * 1.96)
     assert loader_images_per_s(8, 100, threads_per_core=1) == pytest.approx(475)
+
+
+def test_the_optimizer_runs_as_multi_tensor_ops_on_a_gpu():
+    # counted as a per-parameter loop: 3 ops for each of 100 parameter tensors, 1M numbers in all
+    loop = PhaseCost((OpBin("memory", -3, 3e6, 3.6e7, 300),), StageOps(backward=0, optimizer=300, tensors=100,
+                                                                        elements=1_000_000))
+    host_only = Efficiency(**{**EFF.__dict__, "host_op_s": 1e-5, "host_step_s": 0.0, "kernel_s": 1e-6})
+    parts = gpu_phase(loop, A100, "fp32", host_only)
+    # PyTorch's default (foreach): 3 ops, each launching ceil(100 / 48) = 3 kernels
+    assert foreach_optimizer(loop.stages) == (3, 9)
+    assert parts.host_s == pytest.approx(3 * 1e-5)
+    assert parts.kernels_s == pytest.approx(9 * 1e-6)
+    # the traffic is the loop's
+    assert parts.memory_s == pytest.approx(3.6e7 / (A100.memory_bandwidth_bytes_per_s * EFF.memory))
+
+
+def test_each_trained_parameter_tensor_costs_host_time_of_its_own():
+    def phase(tensors):
+        return PhaseCost((OpBin("memory", -3, 0.0, 1.0, 10),), StageOps(0, 3 * tensors, tensors, 1000 * tensors))
+
+    per_tensor = Efficiency(**{**EFF.__dict__, "host_op_s": 0.0, "host_step_s": 1e-3, "host_tensor_s": 5e-5})
+    # a frozen body trains the head's 2 tensors, the whole model its 110
+    assert gpu_phase(phase(2), A100, "fp32", per_tensor).host_s == pytest.approx(1e-3 + 2 * 5e-5)
+    assert gpu_phase(phase(110), A100, "fp32", per_tensor).host_s == pytest.approx(1e-3 + 110 * 5e-5)
+    # an evaluation step trains nothing: no per-step or per-tensor cost
+    assert gpu_phase(phase(110), A100, "fp32", per_tensor, training=False).host_s == 0.0
+
+
+@pytest.mark.parametrize("precision, share", [("fp32", 0.02), ("tf32", 0.02), ("amp-bf16", 0.5)])
+def test_depthwise_convolutions_run_without_tensor_cores_at_their_own_share_of_the_fp32_peak(precision, share):
+    assert compute_path(A100, "depthwise", precision)[0].name == "fp32"
+    eff = Efficiency(**{**EFF.__dict__, "depthwise": 0.02, "half_depthwise": 0.5})
+    cost = PhaseCost((OpBin("depthwise", 3, 19.5e12 * 0.01, 1.0, 1),))
+    assert gpu_phase(cost, A100, precision, eff).compute_s == pytest.approx(0.01 / share)
