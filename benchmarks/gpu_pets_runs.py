@@ -18,7 +18,7 @@ import json
 import sys
 from pathlib import Path
 
-from gpu_step_model import Row, fit, load_rows, public_rows
+from gpu_step_model import Row, fit, load_rows, published_rows
 
 from advisor import Estimator, Workload
 from advisor.cloud.catalog import gpu_for_device_name, load_catalog
@@ -42,7 +42,7 @@ def main(argv=None) -> int:
     # the step model without the model these runs train
     others = [Row(r, count_step(r["model"], 37, r["size"], r["batch"], r["precision"]), spec)
               for r in load_rows(sweep) if r["model"] != "resnet34"]
-    eff = fit(others + public_rows(catalog))
+    eff = fit(others + [r for part in published_rows(catalog).values() for r in part])
     estimator = Estimator(profile)
     local = profile.calibrations[0]
     rows = []

@@ -4,7 +4,8 @@ Reads sweeps of steady-state steps measured on GPUs (default: benchmarks/data/
 h200-sweep-2026-11-26.json: 7 torchvision models in fp32 and amp-bf16 at batch 64 / 224 px,
 resnet34 at batch 16-256 and 128-320 px, fp32-strict and amp-fp16, a frozen-body step; each
 timed over 30 steps between two synchronisations) and the published ResNet-50 throughputs of
-benchmarks/data/public_resnet50.toml (7 GPUs, batch 128-1280). Each workload's work is counted
+benchmarks/data/public_resnet50.toml (7 GPUs, batch 128-1280) and public_other_models.toml
+(EfficientNet-B0 and ResNeXt-101 on A100 and V100). Each workload's work is counted
 here on the meta device (no GPU needed), the step model (advisor.predict.gpu) is fitted to all
 rows, and then once for each swept model and each public GPU left out: every row is scored by
 constants fitted without it. Writes benchmarks/results/gpu_step_model.md. About 1.5 minutes on
@@ -75,19 +76,31 @@ def _phase(row: dict, cost, spec, eff: Efficiency):
                      cast_ops=autocast_ops(cost.eval, row["precision"], eff))
 
 
-def public_rows(catalog) -> list[Row]:
-    """Published single-GPU ResNet-50 throughputs (benchmarks/data/public_resnet50.toml) as steps."""
-    data = tomllib.loads((ROOT / "data" / "public_resnet50.toml").read_text())
-    counted = {p: count_step("resnet50", 1000, 224, 128, p) for p in ("fp32", "amp-fp16")}
+PUBLIC = ("public_resnet50.toml", "public_other_models.toml")
+
+
+def public_rows(catalog, name: str) -> list[Row]:
+    """Published single-GPU training throughputs (benchmarks/data/`name`) as steps: ResNet-50
+    unless a point names its model."""
+    data = tomllib.loads((ROOT / "data" / name).read_text())
+    counted = {}
     rows = []
     for point in data["point"]:
+        model, size = point.get("model", "resnet50"), point.get("image_size", 224)
         for key, precision in (("fp32", "fp32"), ("amp", "amp-fp16")):
             batch = point.get("batch", {}).get(key, 128)
-            row = dict(model="resnet50", gpu=point["gpu"], source=point["source"].split(" (")[0], size=224,
+            if (model, size, precision) not in counted:
+                counted[model, size, precision] = count_step(model, 1000, size, 128, precision)
+            row = dict(model=model, gpu=point["gpu"], source=point["source"].split(" (")[0], size=size,
                        batch=batch, precision=precision, phase="train", step_s=batch / point[key],
                        channels_last=key in point.get("channels_last", []))
-            rows.append(Row(row, counted[precision].at_batch(batch), catalog.gpus[point["gpu"]]))
+            rows.append(Row(row, counted[model, size, precision].at_batch(batch), catalog.gpus[point["gpu"]]))
     return rows
+
+
+def published_rows(catalog) -> dict[str, list[Row]]:
+    """Every published throughput (PUBLIC), by the file it comes from."""
+    return {name: public_rows(catalog, name) for name in PUBLIC}
 
 
 class Row:
@@ -214,7 +227,8 @@ def main(argv=None) -> int:
         spec = gpu_for_device_name(catalog.gpus, sweep["env"]["gpu"])
         swept += [Row(dict(r, gpu=spec.id), count_step(r["model"], 37, r["size"], r["batch"], r["precision"]), spec)
                   for r in load_rows(sweep)]
-    public = public_rows(catalog)
+    published = published_rows(catalog)
+    public = [r for part in published.values() for r in part]
     rows = swept + public
     overall = fit(rows)
     for r in rows:
@@ -257,24 +271,28 @@ def main(argv=None) -> int:
     if gpu_held:
         errors = [abs(gpu_held[id(r)] / r.measured - 1) for r in swept]
         by_gpu = f" Each GPU's sweep left out instead (leave-one-GPU-out): {_summary(errors)} steps."
-    public_table, public_err, public_fit = table(
-        public, "GPU (source)", lambda r: f"{r.spec.name} ({r.row['source']})")
+    published_text = ""
+    for name, part in published.items():
+        what = "ResNet-50" if all(r.row["model"] == "resnet50" for r in part) else "other models'"
+        part_table, part_err, part_fit = table(
+            part, "model on GPU (source)",
+            lambda r: f"{r.row['model'].split(':')[-1]} on {r.spec.name} ({r.row['source']})")
+        published_text += (f"**Published {what} training throughputs** (benchmarks/data/{name}; optimised "
+                           "containers, the source's batch). Left out: the row's GPU.\n\n" + part_table
+                           + f"\n\nLeft out (leave-one-GPU-out): {_summary(part_err)} points. "
+                           f"Fitted: {_summary(part_fit)}.\n\n")
     constants = ", ".join(f"{n} {getattr(overall, n):.3g}" for n in FITTED) \
         + "; set: " + ", ".join(f"{n} {v:.3g}" for n, v in FIXED.items())
     text = (f"The GPU step model (advisor/predict/gpu.py) fitted {dt.date.today().isoformat()} on a machine "
-            "without a GPU to two sets at once, and scored on each row with constants fitted without it.\n\n"
+            "without a GPU to three sets at once, and scored on each row with constants fitted without it.\n\n"
             "**Steady-state steps measured** on "
             + "; ".join(f"one {sw['env']['gpu']} (torch {sw['env']['torch']}, host {sw['env']['cpu_model']} with "
                         f"{sw['env']['cpus']} vCPUs; {name})" for name, sw in sweeps)
             + ", each step timed over a window between two synchronisations. Left out: the row's model.\n\n"
             + swept_table
             + f"\n\nLeft out (leave-one-model-out): {_summary(swept_err)} steps. Fitted: {_summary(swept_fit)}."
-            + by_gpu + "\n\n"
-            "**Published ResNet-50 training throughputs** (benchmarks/data/public_resnet50.toml; optimised "
-            "containers, the source's batch). Left out: the row's GPU.\n\n"
-            + public_table
-            + f"\n\nLeft out (leave-one-GPU-out): {_summary(public_err)} points. Fitted: {_summary(public_fit)}."
-            f"\n\nConstants fitted to all rows (advisor.predict.gpu.DEFAULT_GPU_EFFICIENCY): {constants}.\n")
+            + by_gpu + "\n\n" + published_text
+            + f"Constants fitted to all rows (advisor.predict.gpu.DEFAULT_GPU_EFFICIENCY): {constants}.\n")
     Path(args.out).write_text(text)
     print(text)
     return 0

@@ -61,16 +61,17 @@ class Efficiency:
 
 
 # Fitted by benchmarks/gpu_step_model.py to steady-state steps measured on an H200 (7 models,
-# batch 16-256, 128-320 px, four precisions) and to published ResNet-50 throughputs on 7 GPUs;
+# batch 16-256, 128-320 px, four precisions) and to published throughputs (ResNet-50 on 7 GPUs,
+# EfficientNet-B0 and ResNeXt-101 on A100 and V100);
 # benchmarks/results/gpu_step_model.md scores each row with constants fitted without its model or
 # GPU. host_op_s and kernel_s are set, not fitted (the sweep cannot tell them from the per-tensor
 # and per-step costs). The host figures are the H200 machine's (a 16-vCPU Xeon); other hosts are
 # assumed alike.
 DEFAULT_GPU_EFFICIENCY = Efficiency(
-    conv_tensor=0.233, half_conv_tensor=0.768, matmul_tensor=1.0, simt=0.728, depthwise=0.0127,
-    half_depthwise=0.591, memory=0.652, half_intensity=0.0, kernel_s=2e-6, host_op_s=5e-6, host_step_s=2.0e-3,
-    host_tensor_s=65.2e-6, overlap=1.9, cast_ops=32.3, nchw_transpose=2.63,
-    source="step model fitted to an H200's steady-state steps and published ResNet-50 throughputs")
+    conv_tensor=0.226, half_conv_tensor=0.494, matmul_tensor=1.0, simt=0.682, depthwise=0.0199,
+    half_depthwise=0.062, memory=0.643, half_intensity=0.0, kernel_s=2e-6, host_op_s=5e-6, host_step_s=1.51e-3,
+    host_tensor_s=72.1e-6, overlap=1.9, cast_ops=28.2, nchw_transpose=2.4,
+    source="step model fitted to an H200's steady-state steps and published throughputs")
 # Where measured times fell around the predictions (docs/method.md).
 GPU_BAND = (0.6, 1.75)
 
