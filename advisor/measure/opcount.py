@@ -3,9 +3,13 @@
 A TorchDispatchMode sees every aten op of forward, backward and the optimizer step on the meta
 device (no memory, no arithmetic). FLOPs come from torch.utils.flop_counter's formula registry;
 bytes are the sizes of each op's tensor inputs and outputs (what it would move through memory if
-nothing stayed in cache). Ops fall into two classes, the split that cross-hardware scaling needs:
-`compute` (convolution and matmul, which scale with arithmetic throughput) and `memory`
-(normalisation, activations, elementwise, pooling, optimizer: these scale with bandwidth).
+nothing stayed in cache); in-place ops count, views do not. Ops fall into classes, the split that
+cross-hardware scaling needs: `compute` (convolution, depthwise convolution and matmul, which
+scale with arithmetic throughput) and `memory` (normalisation, activations, elementwise,
+pooling, optimizer: these scale with bandwidth). A training step also records its stages
+(backward ops, the optimizer's ops and the tensors it updates: StageOps) and the activations
+autograd keeps for backward (peak memory). The optimizer is counted at its second step, the one
+training repeats.
 
 Every op's FLOPs and bytes are affine in the batch size (weights and optimizer state are fixed,
 activations grow with each image), so a step counted at two batch sizes gives each op's fixed and
@@ -13,6 +17,8 @@ per-image parts; bins keep the per-image parts and a StepCost answers for any ba
 """
 
 from __future__ import annotations
+
+import contextlib
 
 from advisor.model.cost import CONV_OPS, MATMUL_OPS, OpBin, PhaseCost, StageOps, StepCost, intensity_bin
 
@@ -49,6 +55,25 @@ def _conv_class(schema, args, kwargs) -> str:
     groups = arg("groups") if "groups" in names else 1
     weight = arg("weight") if "weight" in names else None
     return "depthwise" if groups and groups > 1 and weight is not None and weight.shape[1] == 1 else "conv"
+
+
+@contextlib.contextmanager
+def _saved_for_backward(model):
+    """The storages autograd keeps for backward while the block runs, by storage (a ReLU's output
+    is the next convolution's input: counted once) with their bytes, the model's parameters aside."""
+    import torch
+
+    params = {p.untyped_storage()._cdata for p in model.parameters()}
+    storages: dict[int, int] = {}
+
+    def pack(t):
+        storage = t.untyped_storage()
+        if storage._cdata not in params:
+            storages[storage._cdata] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        yield storages
 
 
 def _counting_mode():
@@ -170,7 +195,7 @@ def count_module(make_model, input_shape: tuple[int, ...], batch_size: int, prec
                                else (out,)) if isinstance(t, torch.Tensor) and t.is_floating_point()]
         return sum(t.mean() for t in tensors)
 
-    def run(mode: str, batch_size: int) -> tuple[list, StageOps | None]:
+    def run(mode: str, batch_size: int) -> tuple[list, StageOps | None, float]:
         model = make_model()
         head = classifier_head(model)
         if mode == "frozen":
@@ -194,11 +219,12 @@ def count_module(make_model, input_shape: tuple[int, ...], batch_size: int, prec
             if mode == "eval":
                 with torch.no_grad():
                     model(x)
-                return counter.ops, None
-            loss = loss_of(model(x), batch_size)
+                return counter.ops, None, 0.0
+            with _saved_for_backward(model) as kept:
+                loss = loss_of(model(x), batch_size)
             forward = len(counter.ops)
             if not (isinstance(loss, torch.Tensor) and loss.requires_grad):
-                return counter.ops, None
+                return counter.ops, None, 0.0
             loss.backward()
             backward = len(counter.ops) - forward
             if opt is not None:
@@ -206,17 +232,23 @@ def count_module(make_model, input_shape: tuple[int, ...], batch_size: int, prec
         updated = [p for p in params if p.grad is not None]
         # the optimizer's ops that launch kernels: the ones multi-tensor kernels replace
         updates = sum(1 for _, name, _, _ in counter.ops[forward + backward:] if name not in NO_KERNEL_OPS)
-        return counter.ops, StageOps(backward, updates, len(updated), sum(p.numel() for p in updated))
+        return counter.ops, StageOps(backward, updates, len(updated), sum(p.numel() for p in updated)), \
+            float(sum(kept.values()))
+
+    saved = {}
 
     def phase(mode: str) -> PhaseCost:
         # counted at twice the batch too: the difference is what each image adds
-        (ops, stages), (ops_more, _) = run(mode, batch_size), run(mode, 2 * batch_size)
+        (ops, stages, kept), (ops_more, _, kept_more) = run(mode, batch_size), run(mode, 2 * batch_size)
+        saved[mode] = (kept, (kept_more - kept) / batch_size)  # bytes kept for backward, and per image
         return bin_ops(ops, ops_more, batch_size, stages)
 
     model = make_model()
     head = classifier_head(model)
+    train, evaluation, frozen = phase("train"), phase("eval"), phase("frozen")
     return StepCost(
-        batch_size=batch_size, train=phase("train"), eval=phase("eval"), frozen=phase("frozen"),
+        batch_size=batch_size, train=train, eval=evaluation, frozen=frozen,
         parameters=sum(p.numel() for p in model.parameters()),
         trainable_head_parameters=sum(p.numel() for p in head.parameters()) if head else 0,
+        saved_bytes=saved["train"][0], saved_bytes_per_sample=saved["train"][1],
     )

@@ -163,6 +163,10 @@ class StepCost:
     parameters: int
     trainable_head_parameters: int
     counting: int = COUNTING_VERSION  # how it was counted: older counts are redone when torch is at hand
+    # bytes of activations a training step keeps for its backward (parameters aside), at
+    # `batch_size`, and what each image adds; None where not counted
+    saved_bytes: float | None = None
+    saved_bytes_per_sample: float | None = None
 
     @property
     def current(self) -> bool:
@@ -179,14 +183,18 @@ class StepCost:
         if not self.scalable:
             return None
         delta = batch_size - self.batch_size
+        saved = None if self.saved_bytes is None or self.saved_bytes_per_sample is None else \
+            max(0.0, self.saved_bytes + delta * self.saved_bytes_per_sample)
         return StepCost(batch_size, self.train.at_batch(delta), self.eval.at_batch(delta),
-                        self.frozen.at_batch(delta), self.parameters, self.trainable_head_parameters, self.counting)
+                        self.frozen.at_batch(delta), self.parameters, self.trainable_head_parameters, self.counting,
+                        saved, self.saved_bytes_per_sample if saved is not None else None)
 
     def to_dict(self) -> dict:
         return {"batch_size": self.batch_size, "train": self.train.to_dict(),
                 "eval": self.eval.to_dict(), "frozen": self.frozen.to_dict(),
                 "parameters": self.parameters,
-                "trainable_head_parameters": self.trainable_head_parameters, "counting": self.counting}
+                "trainable_head_parameters": self.trainable_head_parameters, "counting": self.counting,
+                "saved_bytes": self.saved_bytes, "saved_bytes_per_sample": self.saved_bytes_per_sample}
 
     @classmethod
     def from_dict(cls, d: dict) -> StepCost:
@@ -194,5 +202,6 @@ class StepCost:
             batch_size=d["batch_size"], train=PhaseCost.from_dict(d["train"]),
             eval=PhaseCost.from_dict(d["eval"]), frozen=PhaseCost.from_dict(d["frozen"]),
             parameters=d["parameters"], trainable_head_parameters=d["trainable_head_parameters"],
-            counting=d.get("counting", 1),
+            counting=d.get("counting", 1), saved_bytes=d.get("saved_bytes"),
+            saved_bytes_per_sample=d.get("saved_bytes_per_sample"),
         )

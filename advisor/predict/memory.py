@@ -1,4 +1,5 @@
-"""Peak training memory at another batch or precision, from a measured peak."""
+"""Peak training memory on a GPU: from the counted step (what autograd keeps for backward), or
+else from a measured peak scaled to another batch or precision."""
 
 from __future__ import annotations
 
@@ -7,6 +8,27 @@ from advisor.model.cost import StepCost
 
 CUDA_CONTEXT_BYTES = 1 * 2**30  # CUDA context and cudnn workspace: VRAM the allocator never sees
 AMP_ACTIVATION_FACTOR = 0.6  # 16-bit activations, with fp32 copies kept for some ops
+
+
+# FP32 weights, gradients and SGD's momentum
+STATE_BYTES_PER_PARAMETER = 12
+# under autocast: the 16-bit copies of the weights autocast keeps for the step
+AMP_WEIGHT_COPY_BYTES_PER_PARAMETER = 2
+# Of the activations counted in FP32 (counting runs without autocast), what autocast keeps: fitted
+# by benchmarks/gpu_memory.py to allocator peaks measured on an H200 and an H100
+AMP_SAVED_FACTOR = 0.53
+
+
+def counted_memory_bytes(cost: StepCost, batch: int, precision: str) -> int | None:
+    """Peak GPU memory of a training step at `batch` as the allocator sees it: the training
+    state, and the activations kept for backward; None for a step counted without them. cuDNN's
+    workspace is not in it (FP32 autotuning can take gigabytes, while memory is free)."""
+    if cost.saved_bytes is None or cost.saved_bytes_per_sample is None:
+        return None
+    saved = max(0.0, cost.saved_bytes + (batch - cost.batch_size) * cost.saved_bytes_per_sample)
+    amp = precision.startswith("amp")
+    state = (STATE_BYTES_PER_PARAMETER + (AMP_WEIGHT_COPY_BYTES_PER_PARAMETER if amp else 0)) * cost.parameters
+    return int(state + saved * (AMP_SAVED_FACTOR if amp else 1.0))
 
 
 def training_memory_bytes(cost: StepCost, local: Calibration | None, batch: int, precision: str) -> int | None:
@@ -21,11 +43,16 @@ def training_memory_bytes(cost: StepCost, local: Calibration | None, batch: int,
     return int(state + per_image * batch)
 
 
+def gpu_memory_bytes(cost: StepCost, local: Calibration | None, batch: int, precision: str) -> int | None:
+    """Peak training memory on a GPU at `batch`: counted where the step was, else scaled from the
+    local calibration's measured peak."""
+    counted = counted_memory_bytes(cost, batch, precision)
+    return counted if counted is not None else training_memory_bytes(cost, local, batch, precision)
+
+
 def largest_batch(cost: StepCost, local: Calibration | None, budget_bytes: int, precision: str) -> int | None:
-    if local is None or not local.peak_memory_bytes:
+    one, two = (gpu_memory_bytes(cost, local, b, precision) for b in (1, 2))
+    if one is None or two is None or two <= one:
         return None
-    one = training_memory_bytes(cost, local, 1, precision)
-    per_image = training_memory_bytes(cost, local, 2, precision) - one
-    if per_image <= 0:
-        return None
+    per_image = two - one
     return max(0, int((budget_bytes - (one - per_image)) // per_image))

@@ -26,7 +26,7 @@ from advisor.predict.gpu import (
     precision_notes,
 )
 from advisor.predict.loader import loader_rate
-from advisor.predict.memory import CUDA_CONTEXT_BYTES, largest_batch, training_memory_bytes
+from advisor.predict.memory import CUDA_CONTEXT_BYTES, gpu_memory_bytes, largest_batch
 from advisor.predict.parallel import ddp_step, parallel_info, parallel_note, shard_workload
 from advisor.predict.setup import gpu_setup_seconds
 from advisor.predict.whole_run import whole_run_estimate
@@ -108,7 +108,7 @@ def gpu_estimate(workload: Workload, cost: StepCost, spec: GpuSpec, eff: Efficie
     split = {"compute": train.compute_s / step_s, "memory": (train.memory_s + train.kernels_s) / step_s,
              "other": max(0.0, 1.0 - device_share)} if train.bound != "host" else \
         {"compute": 0.0, "memory": 0.0, "other": 1.0}
-    peak = training_memory_bytes(cost, local, b, prec)
+    peak = gpu_memory_bytes(cost, local, b, prec)
     usable = spec.vram_bytes - CUDA_CONTEXT_BYTES
     if peak is not None and peak > usable:
         fit = largest_batch(cost, local, usable, prec)

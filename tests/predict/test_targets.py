@@ -140,3 +140,22 @@ def test_a_channels_last_workload_pays_no_transposes_and_is_not_told_to_switch()
                         TRANSPOSING, **args)
     assert nhwc.train_images_per_s > nchw.train_images_per_s
     assert not any("channels_last" in n for n in texts(nhwc.notes))
+
+
+def test_memory_on_a_gpu_is_the_training_state_and_what_autograd_keeps_for_backward():
+    from dataclasses import replace
+
+    from advisor.predict.memory import AMP_SAVED_FACTOR, counted_memory_bytes, gpu_memory_bytes
+
+    # 20M parameters; 2 GB kept for backward at batch 64, 30 MB of it per image
+    c = replace(cost(), saved_bytes=2e9, saved_bytes_per_sample=30e6)
+    assert counted_memory_bytes(c, 64, "fp32") == 12 * 20_000_000 + 2_000_000_000
+    assert counted_memory_bytes(c, 128, "fp32") == 12 * 20_000_000 + 2_000_000_000 + 64 * 30_000_000
+    # autocast keeps 16-bit activations, and 16-bit copies of the weights
+    assert counted_memory_bytes(c, 64, "amp-bf16") == int(14 * 20_000_000 + AMP_SAVED_FACTOR * 2e9)
+    # counted wins over a CPU's measured peak, which another allocator and maybe another model made
+    local = make_calibration(batch=64, peak=10 * 2**30)
+    assert gpu_memory_bytes(c, local, 64, "fp32") == counted_memory_bytes(c, 64, "fp32")
+    assert gpu_memory_bytes(cost(), local, 64, "fp32") == local.peak_memory_bytes  # not counted: measured
+    budget = 12 * 20_000_000 + 2_000_000_000 + 36 * 30_000_000
+    assert largest_batch(c, None, budget, "fp32") == 100
