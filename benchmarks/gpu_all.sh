@@ -9,6 +9,9 @@
 #      ($RESULTS/gpu_accuracy_<gpu>.{md,csv}), its calibrations added to the reference profile;
 #   4. on a machine with several GPUs, `advisor profile --nproc <GPUs>` (NCCL all-reduce sweep
 #      and DDP steps) into $RESULTS/ddp_profile_<gpu>.json.
+# Then, on any machine (no GPU needed), with the new sweep beside the H200's:
+#   python benchmarks/gpu_step_model.py --sweep benchmarks/data/h200-sweep-2026-11-26.json $RESULTS/gpu_sweep_<gpu>.json
+#   python benchmarks/gpu_memory.py --sweep $RESULTS/gpu_sweep_<gpu>.json
 # Usage: benchmarks/gpu_all.sh [gpu_accuracy.py options, e.g. --quick or --cpu-profile FILE]
 # Environment: PYTHON (python3), MEASURED (advisor/cloud/data/measured), RESULTS (benchmarks/results).
 set -uo pipefail

@@ -54,9 +54,10 @@ def rows_of(profiles: list[Path], sweeps: list[Path]) -> list[dict]:
 
 
 def amp_factor(rows: list[dict]) -> float:
-    """The share of counted activations that makes the median mixed-precision row exact."""
+    """The share of counted activations that makes the median mixed-precision row exact (the
+    shipped one where no row is in mixed precision)."""
     shares = [(r["measured"] - r["state"]) / r["saved"] for r in rows if r["precision"].startswith("amp")]
-    return statistics.median(shares)
+    return statistics.median(shares) if shares else memory.AMP_SAVED_FACTOR
 
 
 def predicted(r: dict, factor: float) -> float:
