@@ -1,0 +1,39 @@
+"""benchmarks/gpu_step_model.py fits the step model through a vectorised copy of it: the copy
+must compute what advisor.predict.gpu does, or the constants it ships fit another model."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def step_model_fit():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import gpu_step_model
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    return gpu_step_model
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model, precision, phase, nhwc", [
+    ("resnet18", "fp32", "train", False), ("resnet18", "amp-bf16", "train", False),
+    ("resnet18", "amp-fp16", "train", True), ("resnet18", "fp32", "frozen", False),
+    ("mobilenet_v3_small", "amp-bf16", "train", False),  # depthwise convolutions
+])
+def test_the_fit_evaluates_the_products_step_model(step_model_fit, model, precision, phase, nhwc):
+    from advisor.cloud.catalog import load_catalog
+    from advisor.measure.opcount import count_step
+    from advisor.predict.gpu import DEFAULT_GPU_EFFICIENCY
+
+    spec = load_catalog().gpus["a100-40gb"]
+    row = dict(model=model, size=32, batch=8, precision=precision, phase=phase, step_s=0.01, channels_last=nhwc)
+    r = step_model_fit.Row(row, count_step(model, 10, 32, 8, precision), spec)
+    for eff in (DEFAULT_GPU_EFFICIENCY, step_model_fit.NEUTRAL):
+        r.check(eff)  # asserts equality with advisor.predict.gpu.gpu_phase
