@@ -223,14 +223,18 @@ def recount(profile: Profile) -> Profile:
 
     from advisor.measure.opcount import count_step
 
+    counted = {}  # calibrations of one workload on other data share its count
+
     def current(cal):
         if cal.step_cost is None or cal.step_cost.current:
             return cal
         k = cal.key
-        try:
-            cost = count_step(k.model, k.num_classes, k.image_size, cal.step_cost.batch_size, k.precision)
-        except Exception:  # noqa: BLE001 - an older count is still an estimate
-            return cal
-        return replace(cal, step_cost=cost)
+        key = (k.model, k.num_classes, k.image_size, cal.step_cost.batch_size, k.precision)
+        if key not in counted:
+            try:
+                counted[key] = count_step(*key)
+            except Exception:  # noqa: BLE001 - an older count is still an estimate
+                counted[key] = None
+        return cal if counted[key] is None else replace(cal, step_cost=counted[key])
 
     return replace(profile, calibrations=tuple(current(c) for c in profile.calibrations))

@@ -147,8 +147,8 @@ class PhaseCost:
 
 
 # What counting a step sees: 2 counts in-place ops (ReLU's, residual additions, the optimizer's
-# updates), the optimizer's second step rather than its first, and the step's stages (StageOps);
-# 1 (profiles without the field) skipped in-place ops as views.
+# updates), the optimizer's second step rather than its first, the step's stages (StageOps) and
+# the bytes kept for backward; 1 (profiles without the field) skipped in-place ops as views.
 COUNTING_VERSION = 2
 
 
@@ -172,6 +172,12 @@ class StepCost:
     def current(self) -> bool:
         return self.counting >= COUNTING_VERSION
 
+    def saved_bytes_at(self, batch_size: int) -> float | None:
+        """Bytes kept for backward at `batch_size`; None where they were not counted."""
+        if self.saved_bytes is None or self.saved_bytes_per_sample is None:
+            return None
+        return max(0.0, self.saved_bytes + (batch_size - self.batch_size) * self.saved_bytes_per_sample)
+
     @property
     def scalable(self) -> bool:
         return self.train.scalable and self.eval.scalable and self.frozen.scalable
@@ -183,8 +189,7 @@ class StepCost:
         if not self.scalable:
             return None
         delta = batch_size - self.batch_size
-        saved = None if self.saved_bytes is None or self.saved_bytes_per_sample is None else \
-            max(0.0, self.saved_bytes + delta * self.saved_bytes_per_sample)
+        saved = self.saved_bytes_at(batch_size)
         return StepCost(batch_size, self.train.at_batch(delta), self.eval.at_batch(delta),
                         self.frozen.at_batch(delta), self.parameters, self.trainable_head_parameters, self.counting,
                         saved, self.saved_bytes_per_sample if saved is not None else None)

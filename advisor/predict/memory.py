@@ -23,9 +23,9 @@ def counted_memory_bytes(cost: StepCost, batch: int, precision: str) -> int | No
     """Peak GPU memory of a training step at `batch` as the allocator sees it: the training
     state, and the activations kept for backward; None for a step counted without them. cuDNN's
     workspace is not in it (FP32 autotuning can take gigabytes, while memory is free)."""
-    if cost.saved_bytes is None or cost.saved_bytes_per_sample is None:
+    saved = cost.saved_bytes_at(batch)
+    if saved is None:
         return None
-    saved = max(0.0, cost.saved_bytes + (batch - cost.batch_size) * cost.saved_bytes_per_sample)
     amp = precision.startswith("amp")
     state = (STATE_BYTES_PER_PARAMETER + (AMP_WEIGHT_COPY_BYTES_PER_PARAMETER if amp else 0)) * cost.parameters
     return int(state + saved * (AMP_SAVED_FACTOR if amp else 1.0))
@@ -34,7 +34,7 @@ def counted_memory_bytes(cost: StepCost, batch: int, precision: str) -> int | No
 def training_memory_bytes(cost: StepCost, local: Calibration | None, batch: int, precision: str) -> int | None:
     """Peak training memory at `batch`: weights, gradients and momentum (12 bytes a parameter)
     plus activations per image as the local calibration measured them, scaled to the batch."""
-    state = 12 * cost.parameters
+    state = STATE_BYTES_PER_PARAMETER * cost.parameters
     if local is None or not local.peak_memory_bytes:
         return None
     per_image = max(0.0, (local.peak_memory_bytes - state) / local.key.batch_size)
