@@ -28,9 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
-from advisor.cloud.catalog import gpu_for_device_name, load_catalog
+from advisor.cloud.catalog import gpu_for_device_name, load_catalog, measured_profiles_dir
 from advisor.measure.opcount import count_step
 from advisor.model.cost import COMPUTE_CLASSES
+from advisor.model.stats import Samples
+from advisor.model.workload import Workload
 from advisor.predict.gpu import (
     DEFAULT_GPU_EFFICIENCY,
     HALF_PRECISIONS,
@@ -210,6 +212,59 @@ def fit(rows: list[Row], starts: int = 6, seed: int = 0) -> Efficiency:
     return to_eff(best.x)
 
 
+# the calibration `advisor profile` makes by default, which a GPU owner's profile holds
+ANCHOR = dict(model="resnet34", size=224, batch=64, precision="fp32", phase="train")
+
+
+def same_gpu_scaling(swept: list[Row], without: dict[str, Efficiency]) -> str:
+    """Each swept step predicted as a GPU owner's estimator predicts a workload it has not
+    calibrated: the sweep's resnet34 step (the default calibration) times the step model's ratio
+    (advisor.predict.local.gpu_scale_factors), with constants fitted without the row's model;
+    beside it, the CPU's roofline scaling (advisor.predict.local.scale_factors) with the profiler
+    split and op overhead the GPU's reference profile measured for the same workload."""
+    from advisor.predict.local import gpu_scale_factors, scale_factors
+    from advisor.store import load_profile
+
+    references = {}
+    for path in sorted(measured_profiles_dir().iterdir()):
+        if path.suffix == ".json":
+            prof = load_profile(path)
+            references[getattr(gpu_for_device_name(load_catalog().gpus, prof.device_name), "id", None)] = prof
+    body, ours, roof = [], [], []
+    for gpu in sorted({r.row["gpu"] for r in swept}):
+        on_gpu = [r for r in swept if r.row["gpu"] == gpu]
+        anchor = next((r for r in on_gpu if all(r.row[k] == v for k, v in ANCHOR.items())), None)
+        ref_profile = references.get(gpu)
+        ref_cal = next((c for c in ref_profile.calibrations if (c.key.model, c.key.image_size, c.key.batch_size,
+                        c.key.precision) == ("resnet34", 224, 64, "fp32")), None) if ref_profile else None
+        if anchor is None or ref_cal is None:
+            continue
+        cal = dataclasses.replace(ref_cal, train_step_seconds=Samples((anchor.measured,)), step_cost=anchor.cost)
+        overhead = ref_profile.microbenchmarks.op_overhead_s
+        for r in on_gpu:
+            if r is anchor or r.row["phase"] != "train":
+                continue
+            w = Workload(model=r.row["model"], num_classes=37, image_size=r.row["size"], batch_size=r.row["batch"],
+                         precision=r.row["precision"], channels_last=r.row.get("channels_last", False))
+            step = anchor.measured * gpu_scale_factors(cal, r.cost, w, r.spec, without[r.row["model"]])["train"]
+            rooflined = anchor.measured * scale_factors(cal, r.cost, overhead.median if overhead else 0.0)["train"]
+            ours.append(abs(step / r.measured - 1))
+            roof.append(abs(rooflined / r.measured - 1))
+            body.append([f"{r.spec.name}: {r.row['model']}", r.row["size"], r.row["batch"], r.row["precision"],
+                         round(1000 * r.measured, 2), round(1000 * step, 2), f"{100 * (step / r.measured - 1):+.1f}%",
+                         round(1000 * rooflined, 2), f"{100 * (rooflined / r.measured - 1):+.1f}%"])
+    if not body:
+        return ""
+    return ("**Scaled on the same GPU from one calibration**: each step predicted from the measured resnet34 "
+            "step (batch 64, 224 px, fp32: what `advisor profile` calibrates) as a GPU owner's estimator "
+            "scales a workload it has not calibrated: by the step model's ratio, constants fitted without the "
+            "row's model (advisor.predict.local.gpu_scale_factors); beside it, the CPU's roofline scaling, with "
+            "the profiler split and op overhead of the GPU's reference profile.\n\n"
+            + markdown_table(body, ["model", "px", "batch", "precision", "measured ms", "step model ms",
+                                    "error", "roofline ms", "roofline error"])
+            + f"\n\nStep model: {_summary(ours)} steps. Roofline: {_summary(roof)}.\n\n")
+
+
 def _summary(errors: list[float]) -> str:
     return f"median |error| {100 * statistics.median(errors):.1f} %, max {100 * max(errors):.1f} % over {len(errors)}"
 
@@ -234,9 +289,9 @@ def main(argv=None) -> int:
     for r in rows:
         r.check(overall)
     # out of sample: each swept model predicted by a fit without it, each public GPU likewise
-    held = {}
+    held, without = {}, {}
     for model in sorted({r.row["model"] for r in swept}):
-        e = fit([r for r in rows if not (r in swept and r.row["model"] == model)])
+        e = without[model] = fit([r for r in rows if not (r in swept and r.row["model"] == model)])
         held.update({id(r): r.seconds(e) for r in swept if r.row["model"] == model})
     gpu_held = {}
     if len(sweeps) > 1:  # each measured GPU predicted by constants fitted without its sweep
@@ -281,6 +336,7 @@ def main(argv=None) -> int:
                            "containers, the source's batch). Left out: the row's GPU.\n\n" + part_table
                            + f"\n\nLeft out (leave-one-GPU-out): {_summary(part_err)} points. "
                            f"Fitted: {_summary(part_fit)}.\n\n")
+    scaled_text = same_gpu_scaling(swept, without)
     constants = ", ".join(f"{n} {getattr(overall, n):.3g}" for n in FITTED) \
         + "; set: " + ", ".join(f"{n} {v:.3g}" for n, v in FIXED.items())
     text = (f"The GPU step model (advisor/predict/gpu.py) fitted {dt.date.today().isoformat()} on a machine "
@@ -291,7 +347,7 @@ def main(argv=None) -> int:
             + ", each step timed over a window between two synchronisations. Left out: the row's model.\n\n"
             + swept_table
             + f"\n\nLeft out (leave-one-model-out): {_summary(swept_err)} steps. Fitted: {_summary(swept_fit)}."
-            + by_gpu + "\n\n" + published_text
+            + by_gpu + "\n\n" + scaled_text + published_text
             + f"Constants fitted to all rows (advisor.predict.gpu.DEFAULT_GPU_EFFICIENCY): {constants}.\n")
     Path(args.out).write_text(text)
     print(text)

@@ -18,7 +18,15 @@ from advisor.advise.options import (
     recommend_options,
     sort_options,
 )
-from advisor.cloud.catalog import Catalog, Offer, check_providers, filter_offers, stale_offers, stale_warning
+from advisor.cloud.catalog import (
+    Catalog,
+    Offer,
+    check_providers,
+    filter_offers,
+    gpu_for_device_name,
+    stale_offers,
+    stale_warning,
+)
 from advisor.cloud.pricing import offer_cost
 from advisor.errors import UsageError
 from advisor.model.calibration import Calibration
@@ -81,7 +89,7 @@ def advise(profile: Profile, workload: Workload, catalog: Catalog, *, providers=
     training: only offers with that many GPUs, on `nodes` machines each. Without `gpus`, every
     offer is predicted with all its GPUs. `global_batch` fixes the global batch (per-GPU batch =
     global / GPUs); otherwise the workload's batch is per GPU."""
-    estimator = estimator or Estimator(profile)
+    estimator = estimator or Estimator(profile, gpu=gpu_for_device_name(catalog.gpus, profile.device_name))
     workload = estimator.resolve(workload)
     providers = check_providers(providers)
     specs = [catalog.gpu(t) for t in targets]  # unknown names fail before any estimate
@@ -190,7 +198,6 @@ def offer_comm(offer: Offer, catalog: Catalog, spec_id: str, nodes: int,
                     references: list[Profile]) -> CommModel:
     """The all-reduce model for `nodes` machines of `offer`: measured by a reference profile of
     the same GPU on one machine (profile --nproc), else the catalog's interconnect figures."""
-    from advisor.cloud.catalog import gpu_for_device_name
     from advisor.predict.parallel import catalog_comm
 
     world = offer.gpu_count * nodes

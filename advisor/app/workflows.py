@@ -26,7 +26,7 @@ from advisor.app.profiling import (
     spot_calibration_seconds,
     stale_counts,
 )
-from advisor.cloud.catalog import load_catalog
+from advisor.cloud.catalog import gpu_for_device_name, load_catalog
 from advisor.errors import Interrupted, RuntimeFailure, UsageError
 from advisor.model.estimate import Estimate
 from advisor.model.parallel import DataParallel
@@ -119,10 +119,13 @@ def _count_step(*key):
 
 class Estimator(local.Estimator):
     """The estimator of advisor.predict.local, counting a workload the profile has not
-    calibrated with torch (imported only then)."""
+    calibrated with torch (imported only then), and scaling a GPU profile's workloads by the
+    catalog's entry for its GPU (`gpu`, found by the device's name unless given)."""
 
-    def __init__(self, profile: Profile, count=None):
-        super().__init__(profile, count or _count_step)
+    def __init__(self, profile: Profile, count=None, gpu=None):
+        if gpu is None and profile.device.startswith("cuda"):
+            gpu = gpu_for_device_name(load_catalog().gpus, profile.device_name)
+        super().__init__(profile, count or _count_step, gpu=gpu)
 
 
 # -- profiles --------------------------------------------------------------------------------

@@ -54,7 +54,8 @@ def gpu_for_device_name(gpus: dict[str, GpuSpec], device_name: str) -> GpuSpec |
 
     Whole words are compared, so "Tesla P40" is not the P4 nor "NVIDIA L40S" the L4; the entry
     whose name or alias shares most words wins; a variant word ("NVL", "PCIe", "Laptop") or a
-    memory size ("32GB") that the entry's names contradict rules it out.
+    memory size ("32GB") that the entry's names contradict rules it out. A name without a model
+    number (Paperspace's "GPU+") identifies nothing on its own.
     """
     wanted = _tokens(device_name)
     best = None
@@ -66,7 +67,7 @@ def gpu_for_device_name(gpus: dict[str, GpuSpec], device_name: str) -> GpuSpec |
                 any(re.fullmatch(r"\d+gb", t) and sizes and t not in sizes for t in wanted):
             continue
         for words in names:
-            if words and words <= wanted and (best is None or len(words) > best[0]):
+            if any(ch.isdigit() for t in words for ch in t) and words <= wanted and (best is None or len(words) > best[0]):
                 best = (len(words), spec)
     return best[1] if best else None
 

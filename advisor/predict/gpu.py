@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass
 
 from advisor.cloud.catalog import GpuSpec
-from advisor.model.cost import COMPUTE_CLASSES, PhaseCost, StageOps
+from advisor.model.cost import COMPUTE_CLASSES, PhaseCost, StageOps, StepCost
 from advisor.model.notes import Note, warning
 
 
@@ -242,6 +242,19 @@ def gpu_phase_seconds(cost: PhaseCost, spec: GpuSpec, precision: str, eff: Effic
     """One phase of a step on `spec`, in seconds."""
     return gpu_phase(cost, spec, precision, eff, channels_last=channels_last, cast_ops=cast_ops,
                      training=training).seconds
+
+
+PHASES = ("train", "eval", "frozen")
+
+
+def gpu_steps(cost: StepCost, spec: GpuSpec, precision: str, eff: Efficiency,
+              channels_last: bool = False) -> dict[str, StepParts]:
+    """A workload's three steps on `spec` as training runs them: a training step, an evaluation
+    step (forward only: half the casts, no optimizer) and a step with the body frozen."""
+    casts = autocast_ops(cost.eval, precision, eff)
+    return {name: gpu_phase(getattr(cost, name), spec, precision, eff, channels_last=channels_last,
+                            cast_ops=casts / 2 if name == "eval" else casts, training=name != "eval")
+            for name in PHASES}
 
 
 def precision_notes(spec: GpuSpec, precision: str) -> list[Note]:

@@ -1,9 +1,11 @@
 """Predicting full training time on the profiled machine. Pure: no torch, no I/O.
 
 A workload the profile calibrated is predicted from its measured step times; any other is
-scaled from the closest calibration by counted work per op class (convolution/matmul FLOPs,
-memory-bound bytes, op count), weighted by how the measured step split its time between them,
-with a wider band.
+scaled from the closest calibration, with a wider band. On a CPU the scale is a roofline over
+counted work per op class (convolution/matmul FLOPs, memory-bound bytes, op count), weighted by
+how the measured step split its time between them. On a GPU the catalog knows, it is the GPU step
+model's (advisor.predict.gpu): host and device overlap there, and precisions take other paths,
+which a serial roofline cannot follow; the measured step carries this machine's own host and GPU.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
+from advisor.cloud.catalog import GpuSpec
 from advisor.errors import RuntimeFailure, UsageError
 from advisor.model.calibration import Calibration, CalibrationKey
 from advisor.model.cost import PhaseCost, StepCost
@@ -21,6 +24,7 @@ from advisor.model.precision import compute_speedup, emulated_slowdown, resolve_
 from advisor.model.profile import Profile
 from advisor.model.stats import Samples
 from advisor.model.workload import Workload
+from advisor.predict.gpu import DEFAULT_GPU_EFFICIENCY, PHASES, Efficiency, gpu_steps, precision_notes
 from advisor.predict.parallel import DdpStep, ddp_step, parallel_info, parallel_note, shard_workload
 from advisor.predict.roofline import Rates, fit_rates, phase_seconds
 from advisor.predict.whole_run import retimed_calibration, whole_run_estimate
@@ -55,6 +59,18 @@ def scale_factors(ref: Calibration, target: StepCost, op_overhead_s: float,
     }
 
 
+def gpu_scale_factors(ref: Calibration, target: StepCost, workload: Workload, spec: GpuSpec,
+                      eff: Efficiency = DEFAULT_GPU_EFFICIENCY) -> dict[str, float]:
+    """Step-time ratios target/reference per phase on the GPU `spec`, both timed by the GPU step
+    model: `target` counted for `workload` (its precision and layout), the reference as it was
+    calibrated. Scaling the reference's measured steps keeps what the model does not know about
+    this machine (its host's speed, its clocks) where the two workloads share it."""
+    ours = gpu_steps(target, spec, workload.precision, eff, channels_last=workload.channels_last)
+    theirs = gpu_steps(ref.step_cost, spec, ref.key.precision, eff, channels_last=ref.key.channels_last)
+    return {name: ours[name].seconds / theirs[name].seconds if theirs[name].seconds > 0 else 1.0
+            for name in PHASES}
+
+
 def _bare_calibration(key: CalibrationKey, batch: int) -> Calibration:
     empty = Samples((0.0,))
     return Calibration(key=key, requested_batch_size=batch, train_step_seconds=empty,
@@ -80,12 +96,17 @@ class Estimator:
 
     `count` counts a workload's step (advisor.measure.opcount.count_step, which needs torch); it
     is only called for workloads the profile has not calibrated at any batch, and is injected so
-    that predicting imports no torch (advisor.Estimator passes torch's counter).
+    that predicting imports no torch (advisor.Estimator passes torch's counter). `gpu`: the
+    catalog's entry for the profiled GPU, if any; with it, workloads not calibrated are scaled by
+    the GPU step model instead of the CPU's roofline.
     """
 
-    def __init__(self, profile: Profile, count: Callable[..., StepCost] | None = None):
+    def __init__(self, profile: Profile, count: Callable[..., StepCost] | None = None,
+                 gpu: GpuSpec | None = None, gpu_efficiency: Efficiency = DEFAULT_GPU_EFFICIENCY):
         self.profile = profile
         self._count = count
+        self.gpu = gpu if profile.device.startswith("cuda") else None
+        self.gpu_efficiency = gpu_efficiency
         self._counted: dict[tuple, StepCost] = {}  # counting takes seconds: once per workload
 
     def resolve(self, workload: Workload) -> Workload:
@@ -149,6 +170,11 @@ class Estimator:
                 "the profile has no calibration to scale from; re-run `advisor profile`."
             )
         target = self.step_cost(workload)
+        if self.gpu is not None:
+            factors = gpu_scale_factors(ref, target, workload, self.gpu, self.gpu_efficiency)
+            notes = (warning("scaled", f"not calibrated, so only rough: scaled from {ref.key.describe()} by the "
+                                       f"GPU step model on {self.gpu.name}; calibrating the workload measures it"),)
+            return ref, factors, "scaled", notes + tuple(precision_notes(self.gpu, workload.precision))
         mb = self.profile.microbenchmarks
         overhead = mb.op_overhead_s
         speedup = compute_speedup(mb.conv_train_flops_per_s, ref.key.precision, workload.precision)

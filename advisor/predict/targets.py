@@ -21,8 +21,7 @@ from advisor.predict.gpu import (
     GPU_BAND,
     HALF_PRECISIONS,
     Efficiency,
-    autocast_ops,
-    gpu_phase,
+    gpu_steps,
     precision_notes,
 )
 from advisor.predict.loader import loader_rate
@@ -52,13 +51,7 @@ def gpu_estimate(workload: Workload, cost: StepCost, spec: GpuSpec, eff: Efficie
     prec = workload.precision
     b = workload.batch_size
     nhwc = workload.channels_last
-    casts = autocast_ops(cost.eval, prec, eff)
-
-    def phase(name: str, channels_last: bool = nhwc):
-        return gpu_phase(getattr(cost, name), spec, prec, eff, channels_last=channels_last,
-                         cast_ops=casts / 2 if name == "eval" else casts, training=name != "eval")
-
-    parts = {name: phase(name) for name in ("train", "eval", "frozen")}
+    parts = gpu_steps(cost, spec, prec, eff, channels_last=nhwc)
     steps = {name: p.seconds for name, p in parts.items()}
     notes = precision_notes(spec, prec)
     train = parts["train"]
@@ -67,7 +60,7 @@ def gpu_estimate(workload: Workload, cost: StepCost, spec: GpuSpec, eff: Efficie
                       f"host {1000 * train.host_s:.1f} ms, assuming a host as fast as the one the constants were "
                       f"fitted on: {1e6 * eff.host_tensor_s:.0f} µs per trained parameter tensor, "
                       f"{1e6 * eff.host_op_s:.0f} µs per op)"))
-    with_nhwc = phase("train", channels_last=True).seconds \
+    with_nhwc = gpu_steps(cost, spec, prec, eff, channels_last=True)["train"].seconds \
         if not nhwc and prec in HALF_PRECISIONS else steps["train"]
     if with_nhwc < 0.95 * steps["train"]:
         notes.append(tip("channels-last", "16-bit convolutions on NCHW tensors transpose their activations: "

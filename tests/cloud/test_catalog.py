@@ -50,6 +50,8 @@ def test_gpu_names_resolve_loosely_with_suggestions():
     assert gpu_for_device_name(gpus, "NVIDIA H100 80GB HBM3").id == "h100-sxm"
     assert gpu_for_device_name(gpus, "NVIDIA A100-SXM4-80GB").id == "a100-80gb"
     assert gpu_for_device_name(gpus, "Some Other Accelerator") is None
+    # an offer's marketing name ("GPU+", the M4000's at Paperspace) is not a model number
+    assert gpu_for_device_name(gpus, "NVIDIA Some Future GPU") is None
 
 
 @pytest.mark.parametrize("device_name, gpu_id", [

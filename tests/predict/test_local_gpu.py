@@ -1,0 +1,80 @@
+"""A GPU profile's workloads that were not calibrated: scaled from the closest calibration by the
+GPU step model, not by the CPU's serial roofline."""
+
+import pytest
+from builders import make_calibration, make_cost, make_profile, texts
+
+from advisor.cloud.catalog import load_catalog
+from advisor.model.cost import OpBin, PhaseCost, StepCost
+from advisor.model.workload import Workload
+from advisor.predict.gpu import Efficiency, gpu_steps
+from advisor.predict.local import Estimator, gpu_scale_factors
+
+A100 = load_catalog().gpus["a100-40gb"]
+# half of every peak, no kernel cost, 10 µs of host an op, a hard maximum of host and device
+EFF = Efficiency(conv_tensor=0.5, matmul_tensor=0.5, simt=0.5, memory=0.5, half_intensity=0.0, kernel_s=0.0,
+                 host_op_s=1e-5, host_step_s=0.0, overlap=1e6, cast_ops=0.0)
+
+
+def _cost(op_class: str, flops: float, batch: int = 64) -> StepCost:
+    """A step whose arithmetic is all in `op_class` (at high intensity), with a little traffic."""
+    def phase(scale):
+        return PhaseCost((OpBin(op_class, 10, scale * flops, scale * flops / 1024, 50 * scale),
+                          OpBin("memory", -12, 0.0, scale * 1e8, 50 * scale)))
+    return StepCost(batch_size=batch, train=phase(3), eval=phase(1), frozen=phase(1), parameters=1000,
+                    trainable_head_parameters=10)
+
+
+def _gpu_profile(cost: StepCost, train_s: float = 0.05):
+    cal = make_calibration(device="cuda:0", train=(train_s,) * 3, evals=(train_s / 3,) * 3,
+                           frozen=(train_s / 3,) * 2, cost=cost)
+    return make_profile(cal, device="cuda:0")
+
+
+def test_a_workload_not_calibrated_on_a_known_gpu_is_its_measured_step_times_the_step_models_ratio():
+    ref = _cost("conv", 1e12)
+    target = _cost("conv", 2e12)
+    profile = _gpu_profile(ref, train_s=0.05)
+    e = Estimator(profile, count=lambda *key: target, gpu=A100, gpu_efficiency=EFF).estimate(
+        Workload(model="resnet50"))
+    model = lambda c: gpu_steps(c, A100, "fp32", EFF)["train"].seconds  # noqa: E731
+    assert e.basis == "scaled"
+    assert 64 / e.train_images_per_s == pytest.approx(0.05 * model(target) / model(ref))
+    assert any("by the GPU step model on " + A100.name in t for t in texts(e.notes))
+
+
+def test_the_scale_follows_the_paths_pytorch_takes_on_the_gpu():
+    # the same FLOPs in matmuls run at the FP32 peak (PyTorch's default), in convolutions on TF32
+    # tensor cores: compute-bound, the ratio of the two peaks
+    conv, matmul = _cost("conv", 4e12), _cost("matmul", 4e12)
+    cal = make_calibration(device="cuda:0", cost=conv)
+    factors = gpu_scale_factors(cal, matmul, Workload(model="vit_b_16"), A100, EFF)
+    assert factors["train"] == pytest.approx(A100.tf32_tensor_flops_per_s / A100.fp32_flops_per_s, rel=0.02)
+    # and a 16-bit precision takes the BF16 tensor cores: twice the TF32 peak on an A100
+    half = gpu_scale_factors(cal, conv, Workload(precision="amp-bf16"), A100, EFF)
+    assert half["train"] == pytest.approx(A100.tf32_tensor_flops_per_s / A100.bf16_tensor_flops_per_s, rel=0.02)
+
+
+def test_a_host_bound_step_scales_with_the_ops_the_host_issues_not_the_flops():
+    # tiny steps: 10 µs an op of host time, whatever the arithmetic
+    small, smaller = _cost("conv", 1e8), _cost("conv", 1e7)
+    cal = make_calibration(device="cuda:0", cost=small)
+    assert gpu_scale_factors(cal, smaller, Workload(), A100, EFF)["train"] == pytest.approx(1.0)
+
+
+def test_a_cpu_profile_keeps_its_roofline_even_when_given_a_gpu():
+    profile = make_profile(make_calibration(split={"compute": 0.7, "memory": 0.3, "other": 0.0}))
+    e = Estimator(profile, count=lambda *key: make_cost(64, 2e9, 2e8), gpu=A100).estimate(Workload(model="resnet50"))
+    assert e.train_images_per_s == pytest.approx(32.0)  # twice the work per image, as on any CPU
+    assert not any("GPU step model" in t for t in texts(e.notes))
+
+
+def test_the_package_estimator_finds_the_profiled_gpu_in_the_catalog():
+    from dataclasses import replace
+
+    from advisor.app.workflows import Estimator as PackageEstimator
+
+    profile = replace(_gpu_profile(_cost("conv", 1e12)), device_name="NVIDIA A100-SXM4-40GB")
+    assert PackageEstimator(profile).gpu.id == "a100-40gb"
+    unknown = replace(profile, device_name="Some Future GPU")
+    assert PackageEstimator(unknown).gpu is None  # scaled by the roofline, as before
