@@ -4,7 +4,7 @@ The sweep `benchmarks/gpu_step_model.py` fits and scores the GPU step model with
 models (resnet18/34/50, mobilenet_v3_large, efficientnet_b0, convnext_tiny, vit_b_16, densenet121)
 in fp32 and amp-bf16 at batch 64 / 224 px; resnet34 at batch 16-256 and 128-320 px, in
 fp32-strict and amp-fp16, and with a frozen body; resnet50, mobilenet_v3_large and vit_b_16 at
-batch 16 (steps bound by the host). Each row trains the advisor's own step
+batch 16 in fp32, and with resnet34 in amp-bf16 (steps bound by the host). Each row trains the advisor's own step
 (advisor.measure.training.Trainer: SGD with momentum, cross-entropy, cudnn.benchmark, synthetic
 inputs resident on the device) for `--warmup` steps, then times `--steps` steps between two
 synchronisations, as training runs them, and records the allocator's peak memory (of the warm-up,
@@ -47,8 +47,11 @@ def plan(quick: bool) -> list[dict]:
     rows += [dict(model="resnet34", batch=b, size=224, precision="fp32") for b in (16, 32, 128, 256)]
     rows += [dict(model="resnet34", batch=64, size=s, precision="fp32") for s in (128, 160, 320)]
     rows.append(dict(model="resnet34", batch=64, size=224, precision="fp32", frozen=True))
-    # small steps of other models, bound by the host: what a fit without resnet34 lacks
+    # small steps of other models, bound by the host: what a fit without resnet34 lacks; and in
+    # amp-bf16, host-bound too, which alone tell autocast's host cost from the device's
     rows += [dict(model=m, batch=16, size=224, precision="fp32") for m in ("resnet50", "mobilenet_v3_large", "vit_b_16")]
+    rows += [dict(model=m, batch=16, size=224, precision="amp-bf16")
+             for m in ("resnet34", "resnet50", "mobilenet_v3_large", "vit_b_16")]
     return rows
 
 
