@@ -19,6 +19,7 @@ from advisor.measure.feed import measure_fed
 from advisor.measure.steps import (
     cpu_usage,
     first_run_excess,
+    issue_seconds,
     kernel_usage,
     op_split_from_profile,
     quiet_native_stderr,
@@ -38,6 +39,7 @@ MIN_PHASE_SHARE = 0.1
 WARMUP_TRAIN_STEPS = {"cpu": 2, "cuda": 3}
 # steps a GPU sample averages between two synchronisations: the host queues ahead as in training
 GPU_WINDOW_STEPS = 10
+HOST_ISSUE_STEPS = 5  # GPU: steps whose issuing the host is timed alone (advisor.measure.steps.issue_seconds)
 WARMUP_EVAL_STEPS = {"cpu": 1, "cuda": 2}
 Progress = Callable[[str, float], None]  # (what is being measured, fraction of the budget used)
 
@@ -231,6 +233,7 @@ def _calibrate_once(w: Workload, device: str, budget_s: float, progress: Progres
                        min_seconds=least, window=window)
     kernel_share, faulted = kernel_usage(usage, None if usage is None else cpu_usage(), len(train))
     train_samples = Samples(tuple(train))
+    host = Samples(tuple(issue_seconds(step, sync, timer, HOST_ISSUE_STEPS))) if cuda else None
 
     # a new batch shape (the last partial batch) pays set-up again the first time it runs
     shapes = new_shape_sizes(w.batch_size)
@@ -297,6 +300,7 @@ def _calibrate_once(w: Workload, device: str, budget_s: float, progress: Progres
         peak_memory_bytes=peak,
         peak_memory_kind=kind,
         op_split=split,
+        host_train_step_seconds=host,
         threads=torch.get_num_threads(),
         budget_s=budget_s,
         elapsed_s=timer() - t0,

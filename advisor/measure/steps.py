@@ -25,6 +25,21 @@ def timed(step: Callable[[], None], sync: Callable[[], None], timer, n: int) -> 
     return times
 
 
+def issue_seconds(step: Callable[[], None], sync: Callable[[], None], timer, n: int) -> list[float]:
+    """The host's time to issue `step`, `n` times: from an idle device (synchronised) until the
+    step's call returns, before its kernels finish. On a GPU this is the host's side of a step
+    (Python, autograd, dispatch, launches); where the device's queue of launches fills, the
+    host waits for it and the time reaches the device's."""
+    times = []
+    for _ in range(n):
+        sync()
+        start = timer()
+        step()
+        times.append(timer() - start)
+        sync()
+    return times
+
+
 def cpu_usage() -> tuple[float, float, float] | None:
     """(user seconds, system seconds, bytes mapped by minor page faults) of this process so far;
     None off Linux, where the glibc advice this feeds does not apply."""

@@ -76,6 +76,8 @@ class Calibration:
     peak_memory_bytes: int | None = None
     peak_memory_kind: str = ""  # "cuda allocator peak" or "cpu resident growth"
     op_split: dict[str, float] = field(default_factory=dict)  # share of a step's wall time
+    # GPU: the host's time to issue a training step, from an idle device until the call returns
+    host_train_step_seconds: Samples | None = None
     step_cost: StepCost | None = None
     threads: int = 1
     budget_s: float = 0.0

@@ -59,12 +59,46 @@ def scale_factors(ref: Calibration, target: StepCost, op_overhead_s: float,
     }
 
 
+# a host that took this share of the measured step to issue it may have waited on a full launch
+# queue, unless the profiler saw the device idle for more than the rest
+HOST_WAITED_SHARE = 0.9
+DEVICE_BUSY_SHARE = 0.8
+
+
+def host_speed(ref: Calibration, spec: GpuSpec, eff: Efficiency) -> float | None:
+    """How much longer this machine's host took to issue the reference's training step than the
+    step model's host (the constants' machine); None where the calibration did not time it.
+    Where the host may have waited on the device, its time is only an upper bound, and only a
+    host faster than the model's is taken from it."""
+    measured = ref.host_train_step_seconds
+    if measured is None or ref.step_cost is None:
+        return None
+    modelled = gpu_steps(ref.step_cost, spec, ref.key.precision, eff, ref.key.channels_last)["train"].host_s
+    if modelled <= 0:
+        return None
+    factor = measured.median / modelled
+    device_busy = ref.op_split.get("compute", 0.0) + ref.op_split.get("memory", 0.0)
+    if measured.median >= HOST_WAITED_SHARE * ref.train_step_seconds.median and device_busy >= DEVICE_BUSY_SHARE:
+        factor = min(factor, 1.0)
+    return factor
+
+
+def with_host_speed(eff: Efficiency, factor: float) -> Efficiency:
+    """The step model's constants with a host `factor` times slower."""
+    return replace(eff, host_op_s=eff.host_op_s * factor, host_step_s=eff.host_step_s * factor,
+                   host_tensor_s=eff.host_tensor_s * factor)
+
+
 def gpu_scale_factors(ref: Calibration, target: StepCost, workload: Workload, spec: GpuSpec,
                       eff: Efficiency = DEFAULT_GPU_EFFICIENCY) -> dict[str, float]:
     """Step-time ratios target/reference per phase on the GPU `spec`, both timed by the GPU step
     model: `target` counted for `workload` (its precision and layout), the reference as it was
-    calibrated. Scaling the reference's measured steps keeps what the model does not know about
-    this machine (its host's speed, its clocks) where the two workloads share it."""
+    calibrated, with this machine's host speed where the calibration timed it (`host_speed`).
+    Scaling the reference's measured steps keeps the rest of what the model does not know about
+    this machine (its clocks, its software) where the two workloads share it."""
+    factor = host_speed(ref, spec, eff)
+    if factor is not None:
+        eff = with_host_speed(eff, factor)
     ours = gpu_steps(target, spec, workload.precision, eff, channels_last=workload.channels_last)
     theirs = gpu_steps(ref.step_cost, spec, ref.key.precision, eff, channels_last=ref.key.channels_last)
     return {name: ours[name].seconds / theirs[name].seconds if theirs[name].seconds > 0 else 1.0
@@ -172,8 +206,12 @@ class Estimator:
         target = self.step_cost(workload)
         if self.gpu is not None:
             factors = gpu_scale_factors(ref, target, workload, self.gpu, self.gpu_efficiency)
+            speed = host_speed(ref, self.gpu, self.gpu_efficiency)
+            host = "" if speed is None else (
+                f", with this machine's host ({1000 * ref.host_train_step_seconds.median:.1f} ms to issue a step: "
+                f"{speed:.2f}x the model's)")
             notes = (warning("scaled", f"not calibrated, so only rough: scaled from {ref.key.describe()} by the "
-                                       f"GPU step model on {self.gpu.name}; calibrating the workload measures it"),)
+                                       f"GPU step model on {self.gpu.name}{host}; calibrating the workload measures it"),)
             return ref, factors, "scaled", notes + tuple(precision_notes(self.gpu, workload.precision))
         mb = self.profile.microbenchmarks
         overhead = mb.op_overhead_s

@@ -9,6 +9,7 @@ from advisor.cli import main
 from advisor.errors import RuntimeFailure
 from advisor.measure.calibrate import calibrate, op_split_from_profile, time_steps
 from advisor.measure.sampledata import write_image_folder
+from advisor.measure.steps import issue_seconds
 from advisor.measure.training import run_training
 from advisor.model.workload import Workload
 
@@ -76,6 +77,7 @@ def test_calibration_of_a_tiny_cnn_records_what_the_estimator_needs():
     assert cal.train_step_seconds.median > 0 and min(cal.warmup_train_step_seconds) > 0
     assert sum(cal.op_split.values()) == pytest.approx(1.0, abs=1e-3)
     assert cal.peak_memory_kind == "cpu resident growth"
+    assert cal.host_train_step_seconds is None  # a CPU step ends when its ops do: no host side apart
     if sys.platform.startswith("linux"):  # the kernel's part of the training steps' CPU time
         assert 0.0 <= cal.kernel_time_share <= 1.0 and cal.page_faulted_bytes_per_step is not None
 
@@ -273,3 +275,12 @@ def test_gpu_steps_are_timed_in_windows_between_two_synchronisations():
     # four samples of five steps each, one synchronisation a window, each sample a step's mean
     assert len(times) == 4 and len(steps) == 20 and len(syncs) == 4
     assert times == pytest.approx([0.1 / 5] * 4)
+
+
+def test_the_host_side_of_a_gpu_step_is_timed_from_an_idle_device_until_the_call_returns():
+    # the clock is read once before and once after each step; the syncs around it are not timed
+    events = []
+    clock = FakeClock(0.002)
+    times = issue_seconds(lambda: events.append("step"), lambda: events.append("sync"), clock, 3)
+    assert times == pytest.approx([0.002] * 3)
+    assert events == ["sync", "step", "sync"] * 3

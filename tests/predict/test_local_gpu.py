@@ -8,7 +8,7 @@ from advisor.cloud.catalog import load_catalog
 from advisor.model.cost import OpBin, PhaseCost, StepCost
 from advisor.model.workload import Workload
 from advisor.predict.gpu import Efficiency, gpu_steps
-from advisor.predict.local import Estimator, gpu_scale_factors
+from advisor.predict.local import Estimator, gpu_scale_factors, host_speed
 
 A100 = load_catalog().gpus["a100-40gb"]
 # half of every peak, no kernel cost, 10 µs of host an op, a hard maximum of host and device
@@ -78,3 +78,39 @@ def test_the_package_estimator_finds_the_profiled_gpu_in_the_catalog():
     assert PackageEstimator(profile).gpu.id == "a100-40gb"
     unknown = replace(profile, device_name="Some Future GPU")
     assert PackageEstimator(unknown).gpu is None  # scaled by the roofline, as before
+
+
+def _timed_host(cost: StepCost, host_s: float, train_s: float, split: dict):
+    from dataclasses import replace
+
+    from advisor.model.stats import Samples
+
+    cal = make_calibration(device="cuda:0", train=(train_s,) * 3, cost=cost, split=split)
+    return replace(cal, host_train_step_seconds=Samples((host_s,) * 3))
+
+
+def test_a_host_the_calibration_timed_slower_than_the_models_slows_host_bound_workloads_alike():
+    # the reference (38 ms of arithmetic) is bound by the device; the target (3 ms of host for
+    # 300 ops, hardly any arithmetic) by the host. This host took twice the model's 3 ms.
+    ref, tiny = _cost("conv", 1e12), _cost("conv", 1e7)
+    model_host = gpu_steps(ref, A100, "fp32", EFF)["train"].host_s
+    plain = make_calibration(device="cuda:0", cost=ref)
+    timed = _timed_host(ref, 2 * model_host, 0.04, {"compute": 0.9, "memory": 0.05, "other": 0.05})
+    assert host_speed(timed, A100, EFF) == pytest.approx(2.0)
+    slow = gpu_scale_factors(timed, tiny, Workload(), A100, EFF)["train"]
+    assert slow == pytest.approx(2 * gpu_scale_factors(plain, tiny, Workload(), A100, EFF)["train"])
+    # and the estimate says which host it assumed
+    profile = make_profile(timed, device="cuda:0")
+    e = Estimator(profile, count=lambda *key: tiny, gpu=A100, gpu_efficiency=EFF).estimate(Workload(model="resnet18"))
+    assert any("with this machine's host (6.0 ms to issue a step: 2.00x the model's)" in t for t in texts(e.notes))
+
+
+def test_a_host_that_took_as_long_as_a_busy_device_may_have_waited_for_it():
+    # 40 ms to issue a 40-ms step the profiler saw the device busy for: the launch queue was full,
+    # so the host is at most that slow; it keeps the model's host, which is faster
+    ref = _cost("conv", 1e12)
+    busy = _timed_host(ref, 0.04, 0.04, {"compute": 0.9, "memory": 0.08, "other": 0.02})
+    assert host_speed(busy, A100, EFF) == pytest.approx(1.0)
+    # a device idle for much of the step: the host bounded it, and its time is the host's
+    idle = _timed_host(ref, 0.04, 0.04, {"compute": 0.3, "memory": 0.1, "other": 0.6})
+    assert host_speed(idle, A100, EFF) > 10
