@@ -209,7 +209,7 @@ class Estimator:
             speed = host_speed(ref, self.gpu, self.gpu_efficiency)
             host = "" if speed is None else (
                 f", with this machine's host ({1000 * ref.host_train_step_seconds.median:.1f} ms to issue a step: "
-                f"{speed:.2f}x the model's)")
+                f"{speed:.2f}x the step model's host)")
             notes = (warning("scaled", f"not calibrated, so only rough: scaled from {ref.key.describe()} by the "
                                        f"GPU step model on {self.gpu.name}{host}; calibrating the workload measures it"),)
             return ref, factors, "scaled", notes + tuple(precision_notes(self.gpu, workload.precision))
