@@ -52,8 +52,9 @@ class Advice:
 
     def to_dict(self, top: int | None = None) -> dict:
         shown = self.options[:top]
-        # this machine stays in the listing however short: it is what everything is compared with
-        shown += [o for o in self.options[len(shown):] if o.id == "local"]
+        # this machine stays in the listing however short: it is what everything is compared with;
+        # so do the GPUs asked for by name
+        shown += [o for o in self.options[len(shown):] if o.id == "local" or o.id.startswith("target:")]
         return {
             "workload": self.workload.to_dict(),
             "options": [o.to_dict() for o in shown],

@@ -78,6 +78,16 @@ NOTE_HINTS = {
 }
 
 
+def _note_hints(no_calibrate: bool) -> dict[str, str]:
+    """NOTE_HINTS; without --no-calibrate, no hint to drop it (a workload this machine cannot
+    calibrate in its precision is scaled all the same)."""
+    if no_calibrate:
+        return NOTE_HINTS
+    hints = {k: v for k, v in NOTE_HINTS.items() if k != "scaled"}
+    hints["decoding-not-measured"] = "profile with --data DIR to measure it"
+    return hints
+
+
 def _reporter():
     from advisor.render.progress import ConsoleReporter
 
@@ -248,7 +258,7 @@ def recommend(dataset_size, epochs, valid_fraction, frozen_epochs, model, num_cl
         calibrate=not no_calibrate, budget_s=budget_s, reporter=_reporter())
     if fmt == "table":
         click.echo(recommend_table(advice.to_dict(), top=None if show_all else (top or DEFAULT_TOP),
-                                   verbose=verbose, hints=NOTE_HINTS).rstrip("\n"))
+                                   verbose=verbose, hints=_note_hints(no_calibrate)).rstrip("\n"))
     else:
         payload = advice.to_dict(None if show_all else top)
         click.echo({"json": recommend_json, "csv": recommend_csv}[fmt](payload).rstrip("\n"))

@@ -37,11 +37,12 @@ def workload_line(w: dict) -> str:
 
 
 def _shown(options: list[dict], rec: dict, top: int | None) -> list[dict]:
-    """The first `top` options, plus this machine and the marked ones wherever they rank."""
+    """The first `top` options, plus this machine, the marked ones and the GPUs asked for by name
+    (`--target`) wherever they rank."""
     if top is None:
         return options
     keep = {"local", rec.get("best"), rec.get("fastest"), rec.get("cheapest")}
-    return [o for i, o in enumerate(options) if i < top or o["id"] in keep]
+    return [o for i, o in enumerate(options) if i < top or o["id"] in keep or o["id"].startswith("target:")]
 
 
 def _note_lines(prefix: str, notes: list[dict], hints: dict[str, str]) -> list[str]:

@@ -334,3 +334,20 @@ def test_fp16_on_a_cpu_without_fp16_arithmetic_is_scaled_here_not_calibrated(cap
     code, out, err = run(capsys, "recommend", "--dataset-size", "1000", "--precision", "amp-fp16",
                          "--profile", saved, "--local-only", "--no-calibrate", "--format", "json")
     assert code == 0 and err == "", err
+    # the table: no advice to drop a flag that was not given; with it, the advice to drop it
+    code, out, err = run(capsys, "recommend", "--dataset-size", "1000", "--precision", "amp-fp16",
+                         "--profile", saved, "--local-only", "--target", "H200")
+    assert code == 0 and "not calibrated" in out and "drop --no-calibrate" not in out
+    code, out, err = run(capsys, "recommend", "--dataset-size", "1000", "--precision", "amp-fp16",
+                         "--profile", saved, "--local-only", "--no-calibrate")
+    assert "(drop --no-calibrate to measure it)" in out
+
+
+def test_a_gpu_asked_for_by_name_is_listed_whatever_top_cuts(capsys, saved_profile):
+    args = ("recommend", "--dataset-size", "1000", "--profile", saved_profile, "--no-calibrate",
+            "--provider", "gcp", "--target", "T4", "--top", "1")
+    code, out, err = run(capsys, *args)
+    assert code == 0, err
+    assert "target:t4" in out
+    code, out, err = run(capsys, *args, "--format", "json")
+    assert "target:t4" in [o["id"] for o in json.loads(out)["options"]]
