@@ -201,8 +201,9 @@ def test_targets_spot_top_and_provider(capsys, saved_profile):
                        "--target", "H200", "--provider", "gcp", "--spot", "--top", "5", "--format", "json",
                        "--objective", "time")
     payload = json.loads(out)
-    assert code == 0 and len(payload["options"]) == 6  # the top 5, and this machine for comparison
-    assert payload["options"][-1]["id"] == "local"
+    # the top 5, then this machine for comparison and the GPU asked for, wherever they rank
+    assert code == 0 and len(payload["options"]) == 7
+    assert {o["id"] for o in payload["options"][5:]} == {"local", "target:h200"}
     assert payload["options"][0]["seconds"] == min(o["seconds"] for o in payload["options"])
     assert [o["seconds"] for o in payload["options"][:5]] == sorted(o["seconds"] for o in payload["options"][:5])
     assert {o["provider"] for o in payload["options"]} <= {"Google Cloud Compute Engine", "any", "this machine"}
