@@ -43,6 +43,7 @@ from advisor.predict.gpu import (
     foreach_optimizer,
     gpu_phase,
 )
+from advisor.predict.local import HOST_WAITED_SHARE
 from advisor.render.text import markdown_table
 
 ROOT = Path(__file__).resolve().parent
@@ -63,7 +64,7 @@ def load_rows(sweep: dict) -> list[dict]:
     frozen = sweep.get("frozen_resnet34")
     if frozen:
         rows.append(dict(model="resnet34", batch=64, size=224, precision="fp32", step_s=frozen["step_s"],
-                         phase="frozen"))
+                         phase="frozen", host_issue_s=frozen.get("host_issue_s")))
     return rows
 
 
@@ -137,6 +138,14 @@ class Row:
         self.forward_compute = sum(b.ops for b in cost.eval.bins if b.op_class in COMPUTE_CLASSES) \
             if row["precision"] in HALF_PRECISIONS else 0
         self.bandwidth = spec.memory_bandwidth_bytes_per_s
+        # the host's time to issue the step alone, where the sweep timed it and the host did not
+        # wait on a full launch queue (advisor.predict.local.HOST_WAITED_SHARE)
+        issued = row.get("host_issue_s")
+        self.host_measured = issued if issued and issued < HOST_WAITED_SHARE * row["step_s"] else None
+
+    def host(self, e: Efficiency) -> float:
+        return e.host_op_s * (self.ops + e.cast_ops * self.forward_compute) + e.host_step_s \
+            + e.host_tensor_s * self.tensors
 
     def seconds(self, e: Efficiency) -> float:
         conv = e.half_conv_tensor if self.half and e.half_conv_tensor is not None else e.conv_tensor
@@ -148,13 +157,13 @@ class Row:
         arithmetic = self.flops / (self.peak * share)
         traffic = self.bytes * (1 + e.nchw_transpose * self.transposed) / (self.bandwidth * e.memory)
         device = float(np.maximum(arithmetic, traffic).sum() + self.launches * e.kernel_s)
-        host = e.host_op_s * (self.ops + e.cast_ops * self.forward_compute) + e.host_step_s \
-            + e.host_tensor_s * self.tensors
+        host = self.host(e)
         top = max(host, device)
         return top * ((host / top) ** e.overlap + (device / top) ** e.overlap) ** (1 / e.overlap)
 
     def check(self, e: Efficiency) -> None:
         assert math.isclose(self.seconds(e), predict(self.row, self.cost, self.spec, e), rel_tol=1e-9)
+        assert math.isclose(self.host(e), _phase(self.row, self.cost, self.spec, e).host_s, rel_tol=1e-9)
 
 
 # where every fit starts: round numbers, not the shipped constants (those were fitted to all rows)
@@ -192,14 +201,18 @@ def from_eff(e: Efficiency) -> list[float]:
 
 
 def fit(rows: list[Row], starts: int = 6, seed: int = 0) -> Efficiency:
-    """The constants minimising the squared log error of `rows`: a trust-region least-squares fit
+    """The constants minimising the squared log error of `rows` (their steps, and their hosts'
+    time where a sweep timed it apart): a trust-region least-squares fit
     (scipy) from NEUTRAL and from `starts - 1` random points around it, the best kept (the
     step's maximum of host and device leaves local minima a single start can stop in)."""
     from scipy.optimize import least_squares
 
+    hosts = [r for r in rows if r.host_measured]
+
     def residuals(x):
         e = to_eff(x)
-        return np.array([math.log(r.seconds(e) / r.measured) for r in rows])
+        return np.array([math.log(r.seconds(e) / r.measured) for r in rows]
+                        + [math.log(r.host(e) / r.host_measured) for r in hosts])
 
     rng = np.random.default_rng(seed)
     x0 = np.array(from_eff(NEUTRAL))
@@ -231,6 +244,7 @@ def same_gpu_scaling(swept: list[Row], without: dict[str, Efficiency]) -> str:
             prof = load_profile(path)
             references[getattr(gpu_for_device_name(load_catalog().gpus, prof.device_name), "id", None)] = prof
     body, ours, roof, with_host = [], [], [], []
+    stand_in = False
     for gpu in sorted({r.row["gpu"] for r in swept}):
         on_gpu = [r for r in swept if r.row["gpu"] == gpu]
         anchor = next((r for r in on_gpu if all(r.row[k] == v for k, v in ANCHOR.items())), None)
@@ -240,10 +254,12 @@ def same_gpu_scaling(swept: list[Row], without: dict[str, Efficiency]) -> str:
         if anchor is None or ref_cal is None:
             continue
         cal = dataclasses.replace(ref_cal, train_step_seconds=Samples((anchor.measured,)), step_cost=anchor.cost)
-        # the host's time to issue the anchor's step, which calibrations now time (issue_seconds):
-        # stood in for by the same model's step at batch 16, bound by the host
+        # the host's time to issue the anchor's step, as calibrations time it (issue_seconds); where
+        # the sweep did not, the same model's step at batch 16, bound by the host, stands in for it
         small = next((r for r in on_gpu if all(r.row[k] == v for k, v in dict(ANCHOR, batch=16).items())), None)
-        timed = small and dataclasses.replace(cal, host_train_step_seconds=Samples((small.measured,)))
+        host = anchor.row.get("host_issue_s") or (small.measured if small else None)
+        timed = dataclasses.replace(cal, host_train_step_seconds=Samples((host,))) if host else None
+        stand_in = stand_in or not anchor.row.get("host_issue_s")
         overhead = ref_profile.microbenchmarks.op_overhead_s
         for r in on_gpu:
             if r is anchor or r.row["phase"] != "train":
@@ -270,8 +286,9 @@ def same_gpu_scaling(swept: list[Row], without: dict[str, Efficiency]) -> str:
             "row's model (advisor.predict.local.gpu_scale_factors); beside it, the CPU's roofline scaling, with "
             "the profiler split and op overhead of the GPU's reference profile. \"with host\": the step model "
             "with this machine's host speed (advisor.predict.local.host_speed) from the host's time to issue "
-            "the anchor's step, which calibrations time apart (advisor.measure.steps.issue_seconds); the sweep "
-            "did not, so resnet34's step at batch 16, bound by the host, stands in for it.\n\n"
+            "the anchor's step, which calibrations time apart (advisor.measure.steps.issue_seconds)"
+            + ("; where the sweep did not, resnet34's step at batch 16, bound by the host, stands in for it"
+               if stand_in else ", as the sweep timed it") + ".\n\n"
             + markdown_table(body, ["model", "px", "batch", "precision", "measured ms", "step model ms",
                                     "error", "with host", "roofline ms", "roofline error"])
             + f"\n\nStep model: {_summary(ours)} steps."
@@ -316,7 +333,7 @@ def main(argv=None) -> int:
         e = fit([r for r in rows if r.row.get("gpu") != gpu])
         held.update({id(r): r.seconds(e) for r in public if r.row["gpu"] == gpu})
 
-    def table(part: list[Row], first: str, label) -> tuple[str, list[float], list[float]]:
+    def table(part: list[Row], first: str, label, timed: bool = False) -> tuple[str, list[float], list[float]]:
         body, errors, fitted_errors = [], [], []
         for r in part:
             fitted = r.seconds(overall)
@@ -329,13 +346,19 @@ def main(argv=None) -> int:
                          round(1000 * r.measured, 2), round(1000 * fitted, 2), round(1000 * held[id(r)], 2),
                          f"{100 * out:+.1f}%", parts.bound, round(1000 * parts.host_s, 1),
                          round(1000 * parts.device_s, 1)])
+            issued = r.row.get("host_issue_s")
+            if timed:  # the host's time alone, where the sweep timed it ("waited": on a full queue)
+                body[-1].append("" if issued is None else round(1000 * issued, 1) if r.host_measured else "waited")
         text = markdown_table(body, [first, "px", "batch", "precision", "measured ms", "fitted ms",
-                                     "left out ms", "left-out error", "bound", "host ms", "device ms"])
+                                     "left out ms", "left-out error", "bound", "host ms", "device ms"]
+                              + (["host timed ms"] if timed else []))
         return text, errors, fitted_errors
+
+    timed = any(r.row.get("host_issue_s") for r in swept)
 
     swept_table, swept_err, swept_fit = table(
         swept, "model", lambda r: (f"{r.spec.name}: " if len(sweeps) > 1 else "") + r.row["model"]
-        + (" (frozen body)" if r.row["phase"] == "frozen" else ""))
+        + (" (frozen body)" if r.row["phase"] == "frozen" else ""), timed=timed)
     by_gpu = ""
     if gpu_held:
         errors = [abs(gpu_held[id(r)] / r.measured - 1) for r in swept]

@@ -7,8 +7,9 @@ fp32-strict and amp-fp16, and with a frozen body; resnet50, mobilenet_v3_large a
 batch 16 in fp32, and with resnet34 in amp-bf16 (steps bound by the host). Each row trains the advisor's own step
 (advisor.measure.training.Trainer: SGD with momentum, cross-entropy, cudnn.benchmark, synthetic
 inputs resident on the device) for `--warmup` steps, then times `--steps` steps between two
-synchronisations, as training runs them, and records the allocator's peak memory (of the warm-up,
-with cuDNN's autotuning, and of the timed steps). Writes
+synchronisations, as training runs them, then the host's time to issue a step alone (from an idle
+device until the call returns), and records the allocator's peak memory (of the warm-up, with
+cuDNN's autotuning, and of the timed steps). Writes
 benchmarks/results/gpu_sweep_<device>.json, in the format of benchmarks/data/h200-sweep-*.json,
 with the device, host CPU, driver and torch version. Under 6 minutes on an H100 or H200.
 
@@ -20,16 +21,20 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
 import platform
 import re
+import statistics
 import sys
 import time
 from pathlib import Path
 
 import torch
 
+from advisor.measure.calibrate import HOST_ISSUE_STEPS
 from advisor.measure.probe import probe_cpu
+from advisor.measure.steps import issue_seconds
 from advisor.measure.training import Trainer, synthetic_batch
 from advisor.model.workload import Workload
 
@@ -76,7 +81,11 @@ def measure(row: dict, device: str, warmup: int, steps: int) -> dict:
         trainer.train_step(x, y)
     trainer.sync()
     step_s = (time.perf_counter() - start) / steps
-    out = dict(row, img_per_s=row["batch"] / step_s, step_s=step_s,
+    # the host's side of a step alone, as calibrations time it: what the step model's host terms
+    # are fitted to directly where the host did not wait on a full launch queue
+    host_s = statistics.median(issue_seconds(functools.partial(trainer.train_step, x, y), trainer.sync, time.perf_counter,
+                                             HOST_ISSUE_STEPS))
+    out = dict(row, img_per_s=row["batch"] / step_s, step_s=step_s, host_issue_s=host_s,
                peak_memory_bytes=first_peak,
                steady_peak_memory_bytes=int(torch.cuda.max_memory_allocated(device)) if cuda else None)
     del trainer, x, y
