@@ -60,6 +60,12 @@ def profile_summary(profile) -> str:
         ])
     lines.append(table(rows, ["workload", "training\nimages/s", "validation\nimages/s", "first steps\nseconds",
                               "peak\nmemory", "step time %: compute\n/ memory / other"], "lrrrrr"))
+    for c in profile.calibrations:
+        if c.host_train_step_seconds is not None:  # a GPU's: the host's side of a step, timed alone
+            host, step = c.host_train_step_seconds.median, c.train_step_seconds.median
+            text = (f"Host: {c.key.describe()} takes {1000 * host:.1f} ms to issue a training step, which "
+                    f"takes {1000 * step:.1f} ms" + (" (bound by the host)" if host >= 0.9 * step else ""))
+            lines.extend(textwrap.wrap(text, WIDTH, subsequent_indent="    "))
     tipped = set()
     for c in profile.calibrations:
         for n in c.notes:

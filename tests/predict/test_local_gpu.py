@@ -114,3 +114,12 @@ def test_a_host_that_took_as_long_as_a_busy_device_may_have_waited_for_it():
     # a device idle for much of the step: the host bounded it, and its time is the host's
     idle = _timed_host(ref, 0.04, 0.04, {"compute": 0.3, "memory": 0.1, "other": 0.6})
     assert host_speed(idle, A100, EFF) > 10
+
+
+def test_the_profile_summary_says_how_long_the_host_takes_to_issue_a_gpu_step():
+    from advisor.render.profile import profile_summary
+
+    text = profile_summary(make_profile(_timed_host(_cost("conv", 1e12), 0.011, 0.0207, {}), device="cuda:0"))
+    assert "Host: resnet34 224px batch 64 fp32 takes 11.0 ms to issue a training step, which takes 20.7 ms" in text
+    bound = profile_summary(make_profile(_timed_host(_cost("conv", 1e10), 0.011, 0.0115, {}), device="cuda:0"))
+    assert "which takes 11.5 ms (bound by the host)" in " ".join(bound.split())
