@@ -28,8 +28,9 @@ def timed(step: Callable[[], None], sync: Callable[[], None], timer, n: int) -> 
 def issue_seconds(step: Callable[[], None], sync: Callable[[], None], timer, n: int) -> list[float]:
     """The host's time to issue `step`, `n` times: from an idle device (synchronised) until the
     step's call returns, before its kernels finish. On a GPU this is the host's side of a step
-    (Python, autograd, dispatch, launches); where the device's queue of launches fills, the
-    host waits for it and the time reaches the device's."""
+    (Python, autograd, dispatch, launches); where the device's queue of launches fills, or the
+    step synchronises (GradScaler's check of fp16 gradients), the host waits for the device and
+    the time reaches the device's."""
     times = []
     for _ in range(n):
         sync()
