@@ -301,6 +301,7 @@ def _calibrate_once(w: Workload, device: str, budget_s: float, progress: Progres
         peak_memory_kind=kind,
         op_split=split,
         host_train_step_seconds=host,
+        window_steps=window,
         threads=torch.get_num_threads(),
         budget_s=budget_s,
         elapsed_s=timer() - t0,

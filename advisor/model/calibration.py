@@ -78,6 +78,9 @@ class Calibration:
     op_split: dict[str, float] = field(default_factory=dict)  # share of a step's wall time
     # GPU: the host's time to issue a training step, from an idle device until the call returns
     host_train_step_seconds: Samples | None = None
+    # steps each sample averages between two synchronisations; None: calibrated before samples
+    # were windows, each step synchronised on its own
+    window_steps: int | None = None
     step_cost: StepCost | None = None
     threads: int = 1
     budget_s: float = 0.0

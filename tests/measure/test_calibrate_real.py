@@ -78,6 +78,7 @@ def test_calibration_of_a_tiny_cnn_records_what_the_estimator_needs():
     assert sum(cal.op_split.values()) == pytest.approx(1.0, abs=1e-3)
     assert cal.peak_memory_kind == "cpu resident growth"
     assert cal.host_train_step_seconds is None  # a CPU step ends when its ops do: no host side apart
+    assert cal.window_steps == 1  # ...and each step is a sample
     if sys.platform.startswith("linux"):  # the kernel's part of the training steps' CPU time
         assert 0.0 <= cal.kernel_time_share <= 1.0 and cal.page_faulted_bytes_per_step is not None
 

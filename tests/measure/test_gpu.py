@@ -17,6 +17,7 @@ def test_gpu_calibration_uses_the_allocator_peak():
     assert cal.key.device == "cuda:0" and cal.train_step_seconds.median > 0
     # the host's side of a step, timed apart: at most about the step (a small step is the host's)
     assert 0 < cal.host_train_step_seconds.median < 2 * cal.train_step_seconds.median
+    assert cal.window_steps > 1  # samples are windows of steps, as training runs them
     # new shapes autotune again: the odd one for a partial batch, the aligned one for a later run's
     # first step, which the estimate counts (at least the floor of a first step)
     assert cal.new_shape_overhead_seconds > 0 and cal.aligned_shape_overhead_seconds > 0

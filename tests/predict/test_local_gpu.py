@@ -123,3 +123,17 @@ def test_the_profile_summary_says_how_long_the_host_takes_to_issue_a_gpu_step():
     assert "Host: resnet34 224px batch 64 fp32 takes 11.0 ms to issue a training step, which takes 20.7 ms" in text
     bound = profile_summary(make_profile(_timed_host(_cost("conv", 1e10), 0.011, 0.0115, {}), device="cuda:0"))
     assert "which takes 11.5 ms (bound by the host)" in " ".join(bound.split())
+
+
+def test_a_gpu_calibration_that_synchronised_every_step_says_its_steps_read_long():
+    from dataclasses import replace
+
+    from builders import codes
+
+    old = make_calibration(device="cuda:0")  # made before steps were timed in windows
+    assert "synchronised-steps" in codes(Estimator(make_profile(old, device="cuda:0")).estimate(Workload()).notes)
+    windowed = replace(old, window_steps=10)
+    assert "synchronised-steps" not in codes(
+        Estimator(make_profile(windowed, device="cuda:0")).estimate(Workload()).notes)
+    # a CPU step ends with its ops: one step a sample is how it runs
+    assert "synchronised-steps" not in codes(Estimator(make_profile(make_calibration())).estimate(Workload()).notes)
