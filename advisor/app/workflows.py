@@ -120,11 +120,12 @@ def _count_step(*key):
 class Estimator(local.Estimator):
     """The estimator of advisor.predict.local, counting a workload the profile has not
     calibrated with torch (imported only then), and scaling a GPU profile's workloads by the
-    catalog's entry for its GPU (`gpu`, found by the device's name unless given)."""
+    catalog's entry for its GPU (`gpu`, found by the device's name in `catalog`, the built-in
+    one unless given)."""
 
-    def __init__(self, profile: Profile, count=None, gpu=None):
+    def __init__(self, profile: Profile, count=None, gpu=None, catalog=None):
         if gpu is None and profile.device.startswith("cuda"):
-            gpu = gpu_for_device_name(load_catalog().gpus, profile.device_name)
+            gpu = gpu_for_device_name((catalog or load_catalog()).gpus, profile.device_name)
         super().__init__(profile, count or _count_step, gpu=gpu)
 
 
@@ -219,13 +220,13 @@ def _profile_for(workload: Workload, profile: Profile | str | None, device: str 
 
 def estimator_for(workload: Workload, profile: Profile | str | None = None, *, calibrate: bool = True,
                   budget_s: float = DEFAULT_SPOT_BUDGET_S, device: str | None = None,
-                  reporter: Reporter = QUIET) -> tuple[Estimator, Workload]:
+                  reporter: Reporter = QUIET, catalog=None) -> tuple[Estimator, Workload]:
     """An Estimator for `workload` and the workload with `auto` precision resolved.
 
     `profile` is a Profile, a path, or None for this machine's saved profile (measured first
     when there is none). A workload the profile lacks is calibrated on the spot and saved back
     into the profile file, keeping every calibration it had; with `calibrate=False` it is
-    scaled from the closest calibration instead.
+    scaled from the closest calibration instead (on a GPU, with that GPU's entry in `catalog`).
     """
     prof = _profile_for(workload, profile, device, reporter)
     if device is not None:
@@ -236,7 +237,7 @@ def estimator_for(workload: Workload, profile: Profile | str | None = None, *, c
             raise UsageError(
                 f"--device {device}: the profile was measured on {prof.device}; profile "
                 f"{wanted} first (`advisor profile --device {wanted} --output FILE`, then --profile FILE).")
-    estimator = Estimator(prof)
+    estimator = Estimator(prof, catalog=catalog)
     workload = estimator.resolve(workload)
     if estimator.calibration_for(workload) is not None:
         return estimator, workload
@@ -262,7 +263,7 @@ def estimator_for(workload: Workload, profile: Profile | str | None = None, *, c
         prof = add_calibration(prof, workload, budget_s, progress, max_seconds=limit_s)
     if not isinstance(profile, Profile):
         save_profile(prof, profile)
-    return Estimator(prof), workload
+    return Estimator(prof, catalog=catalog), workload
 
 
 # -- answers ---------------------------------------------------------------------------------
@@ -293,7 +294,7 @@ def recommend(workload: Workload | None = None, profile: Profile | str | None = 
     for t in targets:
         catalog.gpu(t)  # unknown names fail before any measuring
     estimator, workload = estimator_for(workload, profile, calibrate=calibrate, budget_s=budget_s,
-                                        reporter=reporter)
+                                        reporter=reporter, catalog=catalog)
     return advise(estimator.profile, workload, catalog, providers=providers, targets=targets, spot=spot,
                   objective=objective, max_cost=max_cost_usd, deadline_s=deadline_seconds,
                   include_offers=include_offers, references=load_reference_profiles(),

@@ -11,6 +11,19 @@ from advisor.predict.gpu import Efficiency, gpu_steps
 from advisor.predict.local import Estimator, gpu_scale_factors, host_speed
 
 A100 = load_catalog().gpus["a100-40gb"]
+LAB_GPU = """
+[gpu.lab-x9]
+name = "Lab Accelerator X9"
+arch = "Hopper"
+compute_capability = "9.0"
+vram_gb = 80
+memory_bandwidth_gb_per_s = 3000
+sm_count = 132
+boost_clock_mhz = 1980
+fp32_tflops = 60
+tf32_tensor_tflops = 400
+source = "our lab's datasheet"
+"""
 # half of every peak, no kernel cost, 10 µs of host an op, a hard maximum of host and device
 EFF = Efficiency(conv_tensor=0.5, matmul_tensor=0.5, simt=0.5, memory=0.5, half_intensity=0.0, kernel_s=0.0,
                  host_op_s=1e-5, host_step_s=0.0, overlap=1e6, cast_ops=0.0)
@@ -137,3 +150,16 @@ def test_a_gpu_calibration_that_synchronised_every_step_says_its_steps_read_long
         Estimator(make_profile(windowed, device="cuda:0")).estimate(Workload()).notes)
     # a CPU step ends with its ops: one step a sample is how it runs
     assert "synchronised-steps" not in codes(Estimator(make_profile(make_calibration())).estimate(Workload()).notes)
+
+
+def test_a_gpu_only_a_catalog_file_describes_scales_by_its_entry(tmp_path):
+    from dataclasses import replace
+
+    from advisor.app.workflows import Estimator as PackageEstimator
+    from advisor.cloud.catalog import load_catalog as load
+
+    extra = tmp_path / "mine.toml"
+    extra.write_text(LAB_GPU)
+    profile = replace(_gpu_profile(_cost("conv", 1e12)), device_name="Lab Accelerator X9")
+    assert PackageEstimator(profile).gpu is None
+    assert PackageEstimator(profile, catalog=load((str(extra),))).gpu.id == "lab-x9"
