@@ -25,6 +25,7 @@ from advisor.model.profile import Profile
 from advisor.model.stats import Samples
 from advisor.model.workload import Workload
 from advisor.predict.gpu import DEFAULT_GPU_EFFICIENCY, PHASES, Efficiency, gpu_steps, precision_notes
+from advisor.predict.memory import CUDA_CONTEXT_BYTES, gpu_memory_bytes, largest_batch_note
 from advisor.predict.parallel import DdpStep, ddp_step, parallel_info, parallel_note, shard_workload
 from advisor.predict.roofline import Rates, fit_rates, phase_seconds
 from advisor.predict.whole_run import retimed_calibration, whole_run_estimate
@@ -223,7 +224,14 @@ class Estimator:
                 f"{speed:.2f}x the step model's host)")
             notes = (warning("scaled", f"not calibrated, so only rough: scaled from {ref.key.describe()} by the "
                                        f"GPU step model on {self.gpu.name}{host}; calibrating the workload measures it"),)
-            return ref, factors, "scaled", notes + tuple(precision_notes(self.gpu, workload.precision))
+            notes += tuple(precision_notes(self.gpu, workload.precision))
+            # the workload's own peak memory, counted, stands in for the reference's measured one
+            peak = gpu_memory_bytes(target, None, workload.batch_size, workload.precision)
+            ref = replace(ref, peak_memory_bytes=peak, peak_memory_kind="predicted")
+            vram = self._vram_bytes()
+            largest = vram and largest_batch_note(target, None, workload.batch_size, workload.precision, peak,
+                                                  vram - CUDA_CONTEXT_BYTES, vram)
+            return ref, factors, "scaled", notes + ((largest,) if largest else ())
         mb = self.profile.microbenchmarks
         overhead = mb.op_overhead_s
         speedup = compute_speedup(mb.conv_train_flops_per_s, ref.key.precision, workload.precision)
@@ -240,8 +248,12 @@ class Estimator:
     def estimate(self, workload: Workload) -> Estimate:
         workload = self.resolve(workload)
         cal, factors, basis, notes = self._calibration(workload)
+        common = self._common()
+        if cal.peak_memory_kind == "predicted" and common["vram_bytes"]:
+            # a counted peak leaves out the CUDA context, which a measured one runs beside
+            common["vram_bytes"] -= CUDA_CONTEXT_BYTES
         return whole_run_estimate(workload, cal, scale=factors, basis=basis,
-                                  extra_notes=notes + synchronised_steps_notes(cal), **self._common())
+                                  extra_notes=notes + synchronised_steps_notes(cal), **common)
 
     def estimate_data_parallel(self, workload: Workload, dp: DataParallel) -> Estimate:
         return replace(self._estimate_data_parallel(self.resolve(workload), dp), workload=self.resolve(workload))

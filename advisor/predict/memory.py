@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from advisor.model.calibration import Calibration
 from advisor.model.cost import StepCost
+from advisor.model.notes import Note, tip
 
 CUDA_CONTEXT_BYTES = 1 * 2**30  # CUDA context and cudnn workspace: VRAM the allocator never sees
 AMP_ACTIVATION_FACTOR = 0.6  # 16-bit activations, with fp32 copies kept for some ops
@@ -56,3 +57,13 @@ def largest_batch(cost: StepCost, local: Calibration | None, budget_bytes: int, 
         return None
     per_image = two - one
     return max(0, int((budget_bytes - (one - per_image)) // per_image))
+
+
+def largest_batch_note(cost: StepCost, local: Calibration | None, batch: int, precision: str, peak: int | None,
+                       usable_bytes: int, vram_bytes: int) -> Note | None:
+    """A tip naming the largest batch that fits, where `peak` (at `batch`) is over the usable memory."""
+    if peak is None or peak <= usable_bytes:
+        return None
+    fit = largest_batch(cost, local, usable_bytes, precision)
+    return tip("largest-batch", f"batch {batch} needs about {peak / 2**30:.1f} GiB of the {vram_bytes / 1e9:.0f} GB; "
+                                f"the largest batch that fits is about {fit}")

@@ -25,7 +25,7 @@ from advisor.predict.gpu import (
     precision_notes,
 )
 from advisor.predict.loader import loader_rate
-from advisor.predict.memory import CUDA_CONTEXT_BYTES, gpu_memory_bytes, largest_batch
+from advisor.predict.memory import CUDA_CONTEXT_BYTES, gpu_memory_bytes, largest_batch_note
 from advisor.predict.parallel import ddp_step, parallel_info, parallel_note, shard_workload
 from advisor.predict.setup import gpu_setup_seconds
 from advisor.predict.whole_run import whole_run_estimate
@@ -103,10 +103,9 @@ def gpu_estimate(workload: Workload, cost: StepCost, spec: GpuSpec, eff: Efficie
         {"compute": 0.0, "memory": 0.0, "other": 1.0}
     peak = gpu_memory_bytes(cost, local, b, prec)
     usable = spec.vram_bytes - CUDA_CONTEXT_BYTES
-    if peak is not None and peak > usable:
-        fit = largest_batch(cost, local, usable, prec)
-        notes.append(tip("largest-batch", f"batch {b} needs about {peak / 2**30:.1f} GiB of the "
-                         f"{spec.vram_bytes / 1e9:.0f} GB; the largest batch that fits is about {fit}"))
+    largest = largest_batch_note(cost, local, b, prec, peak, usable, spec.vram_bytes)
+    if largest is not None:
+        notes.append(largest)
     setup = gpu_setup_seconds(cost)
     cal = Calibration(
         key=CalibrationKey(workload.model, workload.num_classes, workload.image_size, b, prec,

@@ -132,8 +132,8 @@ def whole_run_estimate(workload: Workload, cal: Calibration, *, accelerator: str
             f"images/s; the model alone trains at {ranks * b / cal.synthetic_train_step_seconds.median:.1f}"))
     fits = True
     peak = cal.peak_memory_bytes
-    if scale["train"] != 1.0 and peak:
-        peak = None  # memory of another workload is not measured here (targets.py predicts it)
+    if scale["train"] != 1.0 and peak and cal.peak_memory_kind != "predicted":
+        peak = None  # another workload's memory is not what this calibration measured
     if cal.fitted_smaller_batch and b > cal.key.batch_size:
         fits = False
         notes.append(warning("no-fit", f"batch {b} does not fit in device memory; the largest that fitted is "

@@ -163,3 +163,27 @@ def test_a_gpu_only_a_catalog_file_describes_scales_by_its_entry(tmp_path):
     profile = replace(_gpu_profile(_cost("conv", 1e12)), device_name="Lab Accelerator X9")
     assert PackageEstimator(profile).gpu is None
     assert PackageEstimator(profile, catalog=load((str(extra),))).gpu.id == "lab-x9"
+
+
+def test_a_workload_not_calibrated_on_a_gpu_is_told_whether_it_fits_from_its_counted_memory():
+    from dataclasses import replace
+
+    from builders import codes
+
+    from advisor.model.machine import GpuInfo
+    from advisor.predict.memory import CUDA_CONTEXT_BYTES, counted_memory_bytes
+
+    # 1000 parameters, and 256 MiB kept for backward per image: about 16 GiB at batch 64
+    big = replace(_cost("conv", 1e12), saved_bytes=64 * 2**28, saved_bytes_per_sample=2**28)
+    gpu = GpuInfo(0, "NVIDIA A100-SXM4-40GB", 16 * 2**30, 108, 1410, 1215, 5120, 4, 16, 400.0, (8, 0))
+    profile = _gpu_profile(_cost("conv", 1e12))
+    profile = replace(profile, machine=replace(profile.machine, gpus=(gpu,)))
+    e = Estimator(profile, count=lambda *key: big, gpu=A100, gpu_efficiency=EFF).estimate(Workload(model="resnet50"))
+    assert e.peak_memory_bytes == counted_memory_bytes(big, 64, "fp32")
+    assert not e.fits_memory and "no-fit" in codes(e.notes)
+    # the largest batch within the 15 GiB left beside the CUDA context
+    assert any(f"the largest batch that fits is about {(16 * 2**30 - CUDA_CONTEXT_BYTES - 12_000) // 2**28}" in t
+               for t in texts(e.notes))
+    small = Estimator(profile, count=lambda *key: big, gpu=A100, gpu_efficiency=EFF).estimate(
+        Workload(model="resnet50", batch_size=32))
+    assert small.fits_memory and small.peak_memory_bytes < 15 * 2**30
