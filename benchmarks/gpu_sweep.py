@@ -33,6 +33,7 @@ from pathlib import Path
 import torch
 
 from advisor.measure.calibrate import HOST_ISSUE_STEPS
+from advisor.measure.microbench import op_overhead
 from advisor.measure.probe import probe_cpu
 from advisor.measure.steps import issue_seconds
 from advisor.measure.training import Trainer, synthetic_batch
@@ -96,9 +97,12 @@ def measure(row: dict, device: str, warmup: int, steps: int) -> dict:
 
 def environment(device: str) -> dict:
     cpu = probe_cpu()
+    # the host's dispatch of a tiny op on CPU tensors, as `advisor profile` measures any CPU: what
+    # would tell one machine's host speed from another's before either drives a GPU
     env = {"python": platform.python_version(), "torch": torch.__version__, "cpus": cpu.usable_cores,
            "cpu_model": cpu.model, "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-           "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32}
+           "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
+           "cpu_op_overhead_s": op_overhead("cpu").median}
     if device.startswith("cuda"):
         index = torch.device(device).index or 0
         props = torch.cuda.get_device_properties(index)
