@@ -67,7 +67,8 @@ def gpu_for_device_name(gpus: dict[str, GpuSpec], device_name: str) -> GpuSpec |
                 any(re.fullmatch(r"\d+gb", t) and sizes and t not in sizes for t in wanted):
             continue
         for words in names:
-            if any(ch.isdigit() for t in words for ch in t) and words <= wanted and (best is None or len(words) > best[0]):
+            numbered = any(ch.isdigit() for t in words for ch in t)  # a model number, not only a brand
+            if numbered and words <= wanted and (best is None or len(words) > best[0]):
                 best = (len(words), spec)
     return best[1] if best else None
 

@@ -223,7 +223,7 @@ class Estimator:
                 f", with this machine's host ({1000 * ref.host_train_step_seconds.median:.1f} ms to issue a step: "
                 f"{speed:.2f}x the step model's host)")
             notes = (warning("scaled", f"not calibrated, so only rough: scaled from {ref.key.describe()} by the "
-                                       f"GPU step model on {self.gpu.name}{host}; calibrating the workload measures it"),)
+                             f"GPU step model on {self.gpu.name}{host}; calibrating the workload measures it"),)
             notes += tuple(precision_notes(self.gpu, workload.precision))
             # the workload's own peak memory, counted, stands in for the reference's measured one
             peak = gpu_memory_bytes(target, None, workload.batch_size, workload.precision)

@@ -115,7 +115,8 @@ def test_a_host_the_calibration_timed_slower_than_the_models_slows_host_bound_wo
     # and the estimate says which host it assumed
     profile = make_profile(timed, device="cuda:0")
     e = Estimator(profile, count=lambda *key: tiny, gpu=A100, gpu_efficiency=EFF).estimate(Workload(model="resnet18"))
-    assert any("with this machine's host (6.0 ms to issue a step: 2.00x the step model's host)" in t for t in texts(e.notes))
+    assert any("with this machine's host (6.0 ms to issue a step: 2.00x the step model's host)" in t
+               for t in texts(e.notes))
 
 
 def test_a_host_that_took_as_long_as_a_busy_device_may_have_waited_for_it():
