@@ -38,10 +38,9 @@ from advisor.predict.gpu import (
     HALF_PRECISIONS,
     TENSOR_CLASSES,
     Efficiency,
-    autocast_ops,
     compute_path,
     foreach_optimizer,
-    gpu_phase,
+    gpu_steps,
 )
 from advisor.predict.local import HOST_WAITED_SHARE
 from advisor.render.text import markdown_table
@@ -60,7 +59,7 @@ UPPER = {"conv_tensor": 1.0, "half_conv_tensor": 1.0, "matmul_tensor": 1.0, "sim
 
 
 def load_rows(sweep: dict) -> list[dict]:
-    rows = [dict(r, phase="train") for r in sweep["throughput"]]
+    rows = [dict(r, phase="train") for r in sweep["throughput"]] + [dict(r, phase="eval") for r in sweep.get("eval", [])]
     frozen = sweep.get("frozen_resnet34")
     if frozen:
         rows.append(dict(model="resnet34", batch=64, size=224, precision="fp32", step_s=frozen["step_s"],
@@ -69,14 +68,12 @@ def load_rows(sweep: dict) -> list[dict]:
 
 
 def predict(row: dict, cost, spec, eff: Efficiency) -> float:
-    """The product's prediction of one row (advisor.predict.gpu.gpu_phase)."""
+    """The product's prediction of one row (advisor.predict.gpu.gpu_steps)."""
     return _phase(row, cost, spec, eff).seconds
 
 
 def _phase(row: dict, cost, spec, eff: Efficiency):
-    return gpu_phase(getattr(cost, row["phase"]), spec, row["precision"], eff,
-                     channels_last=row.get("channels_last", False),
-                     cast_ops=autocast_ops(cost.eval, row["precision"], eff))
+    return gpu_steps(cost, spec, row["precision"], eff, channels_last=row.get("channels_last", False))[row["phase"]]
 
 
 PUBLIC = ("public_resnet50.toml", "public_other_models.toml")
@@ -108,7 +105,7 @@ def published_rows(catalog) -> dict[str, list[Row]]:
 
 class Row:
     """One row's bins as arrays, so that a fit can evaluate the step model thousands of times;
-    `check` proves it computes what gpu_phase does."""
+    `check` proves it computes what gpu_steps does."""
 
     def __init__(self, row: dict, cost, spec):
         self.row, self.cost, self.spec, self.measured = row, cost, spec, row["step_s"]
@@ -135,8 +132,9 @@ class Row:
             self.ops += calls - st.optimizer
             self.launches += launched - st.optimizer
             self.tensors = st.tensors
+        self.training = row["phase"] != "eval"  # an evaluation pass: no optimizer, half the casts
         self.forward_compute = sum(b.ops for b in cost.eval.bins if b.op_class in COMPUTE_CLASSES) \
-            if row["precision"] in HALF_PRECISIONS else 0
+            * (1 if self.training else 0.5) if row["precision"] in HALF_PRECISIONS else 0
         self.bandwidth = spec.memory_bandwidth_bytes_per_s
         # the host's time to issue the step alone, where the sweep timed it and the host did not
         # wait on a full launch queue (advisor.predict.local.HOST_WAITED_SHARE)
@@ -144,8 +142,8 @@ class Row:
         self.host_measured = issued if issued and issued < HOST_WAITED_SHARE * row["step_s"] else None
 
     def host(self, e: Efficiency) -> float:
-        return e.host_op_s * (self.ops + e.cast_ops * self.forward_compute) + e.host_step_s \
-            + e.host_tensor_s * self.tensors
+        host = e.host_op_s * (self.ops + e.cast_ops * self.forward_compute)
+        return host + e.host_step_s + e.host_tensor_s * self.tensors if self.training else host
 
     def seconds(self, e: Efficiency) -> float:
         conv = e.half_conv_tensor if self.half and e.half_conv_tensor is not None else e.conv_tensor
@@ -358,7 +356,7 @@ def main(argv=None) -> int:
 
     swept_table, swept_err, swept_fit = table(
         swept, "model", lambda r: (f"{r.spec.name}: " if len(sweeps) > 1 else "") + r.row["model"]
-        + (" (frozen body)" if r.row["phase"] == "frozen" else ""), timed=timed)
+        + {"frozen": " (frozen body)", "eval": " (validation pass)"}.get(r.row["phase"], ""), timed=timed)
     by_gpu = ""
     if gpu_held:
         errors = [abs(gpu_held[id(r)] / r.measured - 1) for r in swept]

@@ -4,7 +4,8 @@ The sweep `benchmarks/gpu_step_model.py` fits and scores the GPU step model with
 models (resnet18/34/50, mobilenet_v3_large, efficientnet_b0, convnext_tiny, vit_b_16, densenet121)
 in fp32 and amp-bf16 at batch 64 / 224 px; resnet34 at batch 16-256 and 128-320 px, in
 fp32-strict and amp-fp16, and with a frozen body; resnet50, mobilenet_v3_large and vit_b_16 at
-batch 16 in fp32, and with resnet34 in amp-bf16 (steps bound by the host). Each row trains the advisor's own step
+batch 16 in fp32, and with resnet34 in amp-bf16 (steps bound by the host); validation passes
+(forward only, no grad) of four models (under "eval"). Each row trains the advisor's own step
 (advisor.measure.training.Trainer: SGD with momentum, cross-entropy, cudnn.benchmark, synthetic
 inputs resident on the device) for `--warmup` steps, then times `--steps` steps between two
 synchronisations, as training runs them, then the host's time to issue a step alone (from an idle
@@ -47,7 +48,8 @@ MODELS = ("resnet18", "resnet34", "resnet50", "mobilenet_v3_large", "efficientne
 def plan(quick: bool) -> list[dict]:
     if quick:  # a tiny sweep: the code path, not the numbers
         return [dict(model="resnet18", batch=4, size=32, precision=p) for p in ("fp32", "amp-bf16")] + \
-               [dict(model="resnet18", batch=4, size=32, precision="fp32", frozen=True)]
+               [dict(model="resnet18", batch=4, size=32, precision="fp32", frozen=True),
+                dict(model="resnet18", batch=4, size=32, precision="fp32", phase="eval")]
     rows = [dict(model=m, batch=64, size=224, precision=p) for m in MODELS for p in ("fp32", "amp-bf16")]
     rows += [dict(model="resnet34", batch=64, size=224, precision=p) for p in ("fp32-strict", "amp-fp16")]
     rows += [dict(model="resnet34", batch=b, size=224, precision="fp32") for b in (16, 32, 128, 256)]
@@ -55,9 +57,14 @@ def plan(quick: bool) -> list[dict]:
     rows.append(dict(model="resnet34", batch=64, size=224, precision="fp32", frozen=True))
     # small steps of other models, bound by the host: what a fit without resnet34 lacks; and in
     # amp-bf16, host-bound too, which alone tell autocast's host cost from the device's
-    rows += [dict(model=m, batch=16, size=224, precision="fp32") for m in ("resnet50", "mobilenet_v3_large", "vit_b_16")]
+    rows += [dict(model=m, batch=16, size=224, precision="fp32")
+             for m in ("resnet50", "mobilenet_v3_large", "vit_b_16")]
     rows += [dict(model=m, batch=16, size=224, precision="amp-bf16")
              for m in ("resnet34", "resnet50", "mobilenet_v3_large", "vit_b_16")]
+    # validation passes (forward only, no grad): what a whole run also spends, never fitted before
+    evals = (("resnet34", 64, "fp32"), ("resnet34", 16, "fp32"), ("resnet34", 64, "amp-bf16"),
+             ("resnet50", 128, "fp32"), ("mobilenet_v3_large", 64, "fp32"), ("vit_b_16", 64, "amp-bf16"))
+    rows += [dict(model=m, batch=b, size=224, precision=p, phase="eval") for m, b, p in evals]
     return rows
 
 
@@ -70,8 +77,10 @@ def measure(row: dict, device: str, warmup: int, steps: int) -> dict:
     cuda = device.startswith("cuda")
     if cuda:
         torch.cuda.reset_peak_memory_stats(device)
+    evaluating = row.get("phase") == "eval"
+    step = functools.partial(trainer.eval_step, x) if evaluating else functools.partial(trainer.train_step, x, y)
     for _ in range(warmup):
-        trainer.train_step(x, y)
+        step()
     trainer.sync()
     # the warm-up's peak holds cuDNN's autotuning workspace; the timed steps' peak is training's own
     first_peak = int(torch.cuda.max_memory_allocated(device)) if cuda else None
@@ -79,17 +88,16 @@ def measure(row: dict, device: str, warmup: int, steps: int) -> dict:
         torch.cuda.reset_peak_memory_stats(device)
     start = time.perf_counter()
     for _ in range(steps):
-        trainer.train_step(x, y)
+        step()
     trainer.sync()
     step_s = (time.perf_counter() - start) / steps
     # the host's side of a step alone, as calibrations time it: what the step model's host terms
     # are fitted to directly where the host did not wait on a full launch queue
-    host_s = statistics.median(issue_seconds(functools.partial(trainer.train_step, x, y), trainer.sync, time.perf_counter,
-                                             HOST_ISSUE_STEPS))
+    host_s = statistics.median(issue_seconds(step, trainer.sync, time.perf_counter, HOST_ISSUE_STEPS))
     out = dict(row, img_per_s=row["batch"] / step_s, step_s=step_s, host_issue_s=host_s,
                peak_memory_bytes=first_peak,
                steady_peak_memory_bytes=int(torch.cuda.max_memory_allocated(device)) if cuda else None)
-    del trainer, x, y
+    del trainer, x, y, step
     if cuda:
         torch.cuda.empty_cache()
     return out
@@ -138,16 +146,18 @@ def main(argv=None) -> int:
     for row in plan(args.quick):
         result = measure(row, args.device, args.warmup, args.steps)
         rows.append(result)
+        phase = "frozen" if result.get("frozen") else result.get("phase", "train")
         print(f"{result['model']:20s} {result['size']:4d}px b{result['batch']:<4d} {result['precision']:12s}"
-              f"{' frozen' if result.get('frozen') else '       '} {result['img_per_s']:9.1f} img/s", flush=True)
+              f" {phase:6s} {result['img_per_s']:9.1f} img/s", flush=True)
     name = re.sub(r"[^a-z0-9]+", "-", (env["gpu"] or "cpu").lower()).strip("-")
-    throughput = [r for r in rows if not r.get("frozen")]
+    throughput = [r for r in rows if not r.get("frozen") and r.get("phase") != "eval"]
     frozen = next((r for r in rows if r.get("frozen")), None)
     payload = {"what": f"Steady-state training throughput measured on {env['gpu'] or 'the CPU'} "
                        f"({env['measured_at'][:10]}), by benchmarks/gpu_sweep.py.",
                "how": f"advisor's Trainer, synthetic inputs resident on the device, {args.warmup} warm-up steps, "
                       f"then {args.steps} steps timed between two synchronisations; img_per_s = batch / mean step.",
-               "env": env, "throughput": throughput, "seconds": round(time.perf_counter() - started, 1)}
+               "env": env, "throughput": throughput, "eval": [r for r in rows if r.get("phase") == "eval"],
+               "seconds": round(time.perf_counter() - started, 1)}
     if frozen:
         payload["frozen_resnet34" if not args.quick else "frozen"] = frozen
     out = Path(args.out) if args.out else ROOT / "results" / f"gpu_sweep_{name}.json"

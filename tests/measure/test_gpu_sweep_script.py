@@ -26,4 +26,7 @@ def test_the_sweep_writes_what_the_step_model_fit_reads(tmp_path):
         from gpu_step_model import load_rows
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
-    assert len(load_rows(sweep)) == len(sweep["throughput"])
+    assert len(load_rows(sweep)) == len(sweep["throughput"]) + len(sweep["eval"])
+    # the host's side of each step, timed alone; a validation pass among the rows
+    assert all(row["host_issue_s"] > 0 for row in sweep["throughput"] + sweep["eval"])
+    assert [r["phase"] for r in load_rows(sweep)][-len(sweep["eval"]):] == ["eval"] * len(sweep["eval"])

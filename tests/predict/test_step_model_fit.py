@@ -26,6 +26,7 @@ def step_model_fit():
     ("resnet18", "fp32", "train", False), ("resnet18", "amp-bf16", "train", False),
     ("resnet18", "amp-fp16", "train", True), ("resnet18", "fp32", "frozen", False),
     ("mobilenet_v3_small", "amp-bf16", "train", False),  # depthwise convolutions
+    ("resnet18", "amp-bf16", "eval", False),  # a validation pass: no optimizer, half the casts
 ])
 def test_the_fit_evaluates_the_products_step_model(step_model_fit, model, precision, phase, nhwc):
     from advisor.cloud.catalog import load_catalog
@@ -36,4 +37,4 @@ def test_the_fit_evaluates_the_products_step_model(step_model_fit, model, precis
     row = dict(model=model, size=32, batch=8, precision=precision, phase=phase, step_s=0.01, channels_last=nhwc)
     r = step_model_fit.Row(row, count_step(model, 10, 32, 8, precision), spec)
     for eff in (DEFAULT_GPU_EFFICIENCY, step_model_fit.NEUTRAL):
-        r.check(eff)  # asserts equality with advisor.predict.gpu.gpu_phase
+        r.check(eff)  # asserts equality with advisor.predict.gpu.gpu_steps, step and host
