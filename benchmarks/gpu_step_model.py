@@ -117,6 +117,7 @@ class Row:
         self.bytes = np.array([b.bytes for b in kept])
         self.kernels = np.array([b.ops for b in kept])
         self.peak = np.array([p.peak_flops_per_s for p in paths])
+        self.fp32_peak = spec.fp32_flops_per_s
         self.tensor = np.array([p.tensor for p in paths])
         self.conv = np.array([b.op_class == "conv" for b in kept])
         self.depthwise = np.array([b.op_class == "depthwise" for b in kept])
@@ -150,10 +151,14 @@ class Row:
         depthwise = e.half_depthwise if self.half else e.depthwise
         share = np.where(self.depthwise, depthwise,
                          np.where(self.tensor, np.where(self.conv, conv, e.matmul_tensor), e.simt))
+        rate = self.peak * share
+        # convolutions on the FP32 units where those are faster (cuDNN's autotuning)
+        simt = self.conv & self.tensor & (self.fp32_peak * e.simt > rate)
+        rate = np.where(simt, self.fp32_peak * e.simt, rate)
         intensity = np.where(self.bytes > 0, self.flops / np.maximum(self.bytes, 1e-30), np.inf)
-        share = share * np.where(self.compute & (self.bytes > 0), intensity / (intensity + e.half_intensity), 1.0)
-        arithmetic = self.flops / (self.peak * share)
-        traffic = self.bytes * (1 + e.nchw_transpose * self.transposed) / (self.bandwidth * e.memory)
+        rate = rate * np.where(self.compute & (self.bytes > 0), intensity / (intensity + e.half_intensity), 1.0)
+        arithmetic = self.flops / rate
+        traffic = self.bytes * (1 + e.nchw_transpose * (self.transposed & ~simt)) / (self.bandwidth * e.memory)
         device = float(np.maximum(arithmetic, traffic).sum() + self.launches * e.kernel_s)
         host = self.host(e)
         top = max(host, device)

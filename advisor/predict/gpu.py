@@ -9,7 +9,8 @@ ops, fast GPUs), the device where they are large.
   class and arithmetic intensity) on the target's datasheet. Each bin is bound by arithmetic, at
   the peak of the path its precision takes (TF32 convolutions but FP32 matmuls under PyTorch's
   default fp32; FP16/BF16 tensor cores under autocast; depthwise convolutions on no tensor
-  cores, at a small share of the FP32 peak), or by memory bandwidth. Each kernel adds a fixed
+  cores, at a small share of the FP32 peak; a convolution on the FP32 units where those are
+  faster, as cuDNN's autotuning finds), or by memory bandwidth. Each kernel adds a fixed
   cost. The optimizer runs as PyTorch's multi-tensor ("foreach") kernels.
 - Host: a cost per dispatched op, per trained parameter tensor (its gradient's ops and autograd
   nodes, zero_grad, the optimizer's lists) and per step; autocast adds cast ops per forward
@@ -68,9 +69,9 @@ class Efficiency:
 # and per-step costs). The host figures are the H200 machine's (a 16-vCPU Xeon); other hosts are
 # assumed alike.
 DEFAULT_GPU_EFFICIENCY = Efficiency(
-    conv_tensor=0.226, half_conv_tensor=0.494, matmul_tensor=1.0, simt=0.682, depthwise=0.0199,
-    half_depthwise=0.062, memory=0.643, half_intensity=0.0, kernel_s=2e-6, host_op_s=5e-6, host_step_s=1.51e-3,
-    host_tensor_s=72.1e-6, overlap=1.9, cast_ops=28.2, nchw_transpose=2.4,
+    conv_tensor=0.224, half_conv_tensor=0.509, matmul_tensor=1.0, simt=0.684, depthwise=0.0202,
+    half_depthwise=0.0632, memory=0.627, half_intensity=0.0, kernel_s=2e-6, host_op_s=5e-6, host_step_s=1.54e-3,
+    host_tensor_s=73.1e-6, overlap=1.98, cast_ops=28.5, nchw_transpose=2.26,
     source="step model fitted to an H200's steady-state steps and published throughputs")
 # Where measured times fell around the predictions (docs/method.md).
 GPU_BAND = (0.6, 1.75)
@@ -169,10 +170,15 @@ def gpu_phase(cost: PhaseCost, spec: GpuSpec, precision: str, eff: Efficiency, *
             continue  # allocations and reshapes: dispatched, but no kernel
         path, _ = compute_path(spec, b.op_class, precision)
         rate = path.peak_flops_per_s * _share(eff, b.op_class, precision, path.tensor)
+        tensor = path.tensor
+        if b.op_class == "conv" and tensor and spec.fp32_flops_per_s * eff.simt > rate:
+            # cuDNN's autotuning takes the faster kernel: where the tensor cores are only a few
+            # times the FP32 units (TF32 on most workstation GPUs), FP32 kernels can win
+            rate, tensor = spec.fp32_flops_per_s * eff.simt, False
         if b.op_class in TENSOR_CLASSES and b.bytes > 0:
             intensity = b.flops / b.bytes
             rate *= intensity / (intensity + eff.half_intensity)
-        moved = b.bytes * (1 + eff.nchw_transpose) if transposes and path.tensor and b.op_class == "conv" else b.bytes
+        moved = b.bytes * (1 + eff.nchw_transpose) if transposes and tensor and b.op_class == "conv" else b.bytes
         arithmetic, traffic = b.flops / rate, moved / bandwidth
         if arithmetic >= traffic:
             compute += arithmetic

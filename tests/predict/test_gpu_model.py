@@ -61,6 +61,20 @@ def test_each_bin_is_bound_by_arithmetic_or_traffic_and_the_step_by_the_slower_o
     assert gpu_phase(busy, A100, "fp32", EFF).bound == "host"
 
 
+def test_a_convolution_runs_on_the_fp32_units_where_they_beat_the_tensor_cores_share():
+    # convolutions reach a fifth of the TF32 peak, FP32 kernels 70 % of theirs: cuDNN's autotuning
+    # keeps the faster, which on an A10 (TF32 only twice FP32) is the FP32 units, on an A100 not
+    from dataclasses import replace
+
+    eff = replace(EFF, conv_tensor=0.2, simt=0.7)
+    conv = PhaseCost((OpBin("conv", 10, 1e12, 1e6, 1),))
+    a10, a100 = GPUS["a10"], A100
+    assert gpu_phase(conv, a10, "fp32", eff).compute_s == pytest.approx(1e12 / (0.7 * a10.fp32_flops_per_s))
+    assert gpu_phase(conv, a100, "fp32", eff).compute_s == pytest.approx(1e12 / (0.2 * a100.tf32_tensor_flops_per_s))
+    # the A10's 16-bit tensor cores (four times FP32) win
+    assert gpu_phase(conv, a10, "amp-fp16", eff).compute_s == pytest.approx(1e12 / (0.2 * a10.fp16_tensor_flops_per_s))
+
+
 def test_host_and_device_overlap_less_than_fully_near_the_crossover():
     cost = PhaseCost((OpBin("conv", 10, 78e12 * 0.01, 1e6, 1), OpBin("memory", -4, 0.0, 0.0, 999)))
     soft = Efficiency(**{**EFF.__dict__, "overlap": 2.0})
