@@ -4,7 +4,7 @@ Reads sweeps of steady-state steps measured on GPUs (default: benchmarks/data/
 h200-sweep-2026-11-26.json: 7 torchvision models in fp32 and amp-bf16 at batch 64 / 224 px,
 resnet34 at batch 16-256 and 128-320 px, fp32-strict and amp-fp16, a frozen-body step; each
 timed over 30 steps between two synchronisations) and the published ResNet-50 throughputs of
-benchmarks/data/public_resnet50.toml (7 GPUs, batch 128-1280) and public_other_models.toml
+benchmarks/data/public_resnet50.toml (8 GPUs, batch 128-1280) and public_other_models.toml
 (EfficientNet-B0 and ResNeXt-101 on A100 and V100). Each workload's work is counted
 here on the meta device (no GPU needed), the step model (advisor.predict.gpu) is fitted to all
 rows, and then once for each swept model and each public GPU left out: every row is scored by

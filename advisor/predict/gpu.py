@@ -62,16 +62,16 @@ class Efficiency:
 
 
 # Fitted by benchmarks/gpu_step_model.py to steady-state steps measured on an H200 (7 models,
-# batch 16-256, 128-320 px, four precisions) and to published throughputs (ResNet-50 on 7 GPUs,
+# batch 16-256, 128-320 px, four precisions) and to published throughputs (ResNet-50 on 8 GPUs,
 # EfficientNet-B0 and ResNeXt-101 on A100 and V100);
 # benchmarks/results/gpu_step_model.md scores each row with constants fitted without its model or
 # GPU. host_op_s and kernel_s are set, not fitted (the sweep cannot tell them from the per-tensor
 # and per-step costs). The host figures are the H200 machine's (a 16-vCPU Xeon); other hosts are
 # assumed alike.
 DEFAULT_GPU_EFFICIENCY = Efficiency(
-    conv_tensor=0.224, half_conv_tensor=0.509, matmul_tensor=1.0, simt=0.684, depthwise=0.0202,
-    half_depthwise=0.0632, memory=0.627, half_intensity=0.0, kernel_s=2e-6, host_op_s=5e-6, host_step_s=1.54e-3,
-    host_tensor_s=73.1e-6, overlap=1.98, cast_ops=28.5, nchw_transpose=2.26,
+    conv_tensor=0.231, half_conv_tensor=0.626, matmul_tensor=1.0, simt=0.698, depthwise=0.0209,
+    half_depthwise=0.069, memory=0.605, half_intensity=0.0, kernel_s=2e-6, host_op_s=5e-6, host_step_s=1.51e-3,
+    host_tensor_s=71.5e-6, overlap=1.89, cast_ops=28.8, nchw_transpose=2.01,
     source="step model fitted to an H200's steady-state steps and published throughputs")
 # Where measured times fell around the predictions (docs/method.md).
 GPU_BAND = (0.6, 1.75)

@@ -68,6 +68,7 @@ def test_gpu_names_resolve_loosely_with_suggestions():
     ("NVIDIA L4", "l4"),
     ("NVIDIA A10", "a10"),
     ("NVIDIA GeForce RTX 4090", "rtx-4090"),
+    ("NVIDIA GeForce RTX 3090", "rtx-3090"),
     ("NVIDIA RTX 4000 Ada Generation", "rtx-4000-ada"),
     ("Quadro RTX 4000", "rtx-4000"),
     ("NVIDIA RTX PRO 6000 Blackwell Server Edition", "rtx-pro-6000"),
@@ -86,7 +87,7 @@ def test_a_device_name_finds_its_own_datasheet(device_name, gpu_id):
     "Tesla P40",  # names that contain a catalog name's letters but are other GPUs
     "NVIDIA L40S",
     "NVIDIA A10G",
-    "NVIDIA GeForce RTX 3090",
+    "NVIDIA GeForce RTX 3090 Ti",
 ])
 def test_a_device_name_the_catalog_lacks_matches_nothing(device_name):
     assert gpu_for_device_name(load_catalog().gpus, device_name) is None
