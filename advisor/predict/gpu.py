@@ -254,13 +254,13 @@ PHASES = ("train", "eval", "frozen")
 
 
 def gpu_steps(cost: StepCost, spec: GpuSpec, precision: str, eff: Efficiency,
-              channels_last: bool = False) -> dict[str, StepParts]:
-    """A workload's three steps on `spec` as training runs them: a training step, an evaluation
-    step (forward only: half the casts, no optimizer) and a step with the body frozen."""
+              channels_last: bool = False, phases: tuple[str, ...] = PHASES) -> dict[str, StepParts]:
+    """A workload's steps on `spec` as training runs them (`phases` of them): a training step, an
+    evaluation step (forward only: half the casts, no optimizer) and a step with the body frozen."""
     casts = autocast_ops(cost.eval, precision, eff)
     return {name: gpu_phase(getattr(cost, name), spec, precision, eff, channels_last=channels_last,
                             cast_ops=casts / 2 if name == "eval" else casts, training=name != "eval")
-            for name in PHASES}
+            for name in phases}
 
 
 def precision_notes(spec: GpuSpec, precision: str) -> list[Note]:

@@ -74,7 +74,8 @@ def host_speed(ref: Calibration, spec: GpuSpec, eff: Efficiency) -> float | None
     measured = ref.host_train_step_seconds
     if measured is None or ref.step_cost is None:
         return None
-    modelled = gpu_steps(ref.step_cost, spec, ref.key.precision, eff, ref.key.channels_last)["train"].host_s
+    modelled = gpu_steps(ref.step_cost, spec, ref.key.precision, eff, ref.key.channels_last,
+                         phases=("train",))["train"].host_s
     if modelled <= 0:
         return None
     factor = measured.median / modelled

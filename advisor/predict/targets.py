@@ -60,7 +60,7 @@ def gpu_estimate(workload: Workload, cost: StepCost, spec: GpuSpec, eff: Efficie
                       f"host {1000 * train.host_s:.1f} ms, assuming a host as fast as the one the constants were "
                       f"fitted on: {1e6 * eff.host_tensor_s:.0f} µs per trained parameter tensor, "
                       f"{1e6 * eff.host_op_s:.0f} µs per op)"))
-    with_nhwc = gpu_steps(cost, spec, prec, eff, channels_last=True)["train"].seconds \
+    with_nhwc = gpu_steps(cost, spec, prec, eff, channels_last=True, phases=("train",))["train"].seconds \
         if not nhwc and prec in HALF_PRECISIONS else steps["train"]
     if with_nhwc < 0.95 * steps["train"]:
         notes.append(tip("channels-last", "16-bit convolutions on NCHW tensors transpose their activations: "
