@@ -37,7 +37,7 @@ def check_workload_runs(workload: Workload) -> None:
 
 
 # a calibration of many minutes is not what a quick question asked for (16-bit floats without
-# hardware support on a CPU, a large model at a large batch): it stops and says so
+# hardware support on a CPU, a large model at a large batch): it is not started, or stops, and says so
 SPOT_CALIBRATION_LIMIT_S = 600.0
 
 
@@ -50,35 +50,52 @@ def check_scaled_workload(profile: Profile, workload: Workload) -> None:
         check_workload_runs(workload)
 
 
+def check_arithmetic(micro, precision: str, fix: str = "") -> None:
+    """A usage error ("emulated-precision"; `fix` says what to do) where the micro-benchmarks show
+    no hardware arithmetic for `precision` (see precision.EMULATED_SLOWDOWN): calibrating it
+    would take very long."""
+    from advisor.errors import UsageError
+    from advisor.model.precision import emulated_slowdown
+
+    emulated = emulated_slowdown(micro.matmul_flops_per_s, precision, micro.conv_train_flops_per_s)
+    if emulated is not None:
+        raise UsageError(
+            f"precision {precision}: on this machine {emulated.describe()} (no {emulated.dtype} "
+            f"arithmetic), so calibrating it would take very long.{fix}", code="emulated-precision")
+
+
 def spot_calibration_seconds(estimator, workload: Workload, budget_s: float) -> tuple[float, float, float]:
     """(how long calibrating `workload` on the spot should take, as long as it takes where its
-    steps are as slow as the scaled estimate's band allows, the most it may take). A 16-bit
-    precision without arithmetic on this device (see precision.EMULATED_SLOWDOWN) is a usage
-    error: its calibration would run for very long."""
+    steps are as slow as the scaled estimate's band allows, the most it may take).
+
+    Usage errors, each with a `code`, where calibrating would run past that limit: a 16-bit
+    precision without arithmetic on this device ("emulated-precision", see
+    precision.EMULATED_SLOWDOWN), or steps the scaled estimate already puts too slow
+    ("calibration-too-long")."""
     from advisor.errors import UsageError
     from advisor.measure.calibrate import expected_calibration_seconds
-    from advisor.model.precision import MATMUL_DTYPE, emulated_slowdown
+    from advisor.model.units import span
 
     profile = estimator.profile
-    slowdown = emulated_slowdown(profile.microbenchmarks.matmul_flops_per_s, workload.precision)
-    if slowdown is not None:
-        dtype = MATMUL_DTYPE[workload.precision]
-        raise UsageError(
-            f"precision {workload.precision}: this machine's {dtype} matrix multiplies ran {slowdown:.0f}x "
-            f"slower than fp32 ones (no {dtype} arithmetic), so calibrating it would take very long.",
-            code="emulated-precision")
+    limit_s = max(SPOT_CALIBRATION_LIMIT_S, 10 * budget_s)
+    check_arithmetic(profile.microbenchmarks, workload.precision)
     expected_s = slowest_s = budget_s
     try:  # the scaled estimate's step times say how long the calibration's fewest steps take
         guess = estimator.estimate(workload)
-        b = workload.batch_size
-        train_s, eval_s = b / guess.train_images_per_s, b / guess.eval_images_per_s
-        expected_s = expected_calibration_seconds(budget_s, train_s, eval_s, profile.device)
-        # as long as it takes where its steps are as slow as the band's upper end allows
-        slow = guess.seconds_high / guess.seconds if guess.seconds > 0 else 1.0
-        slowest_s = expected_calibration_seconds(budget_s, slow * train_s, slow * eval_s, profile.device)
     except UsageError:
-        pass
-    return expected_s, slowest_s, max(SPOT_CALIBRATION_LIMIT_S, 10 * budget_s)
+        return expected_s, slowest_s, limit_s
+    b = workload.batch_size
+    train_s, eval_s = b / guess.train_images_per_s, b / guess.eval_images_per_s
+    expected_s = expected_calibration_seconds(budget_s, train_s, eval_s, profile.device)
+    if expected_s > limit_s:
+        raise UsageError(
+            f"calibrating {workload.model} {workload.image_size}px batch {b} {workload.precision} here would "
+            f"take about {span(expected_s)} (the scaled estimate's training step: {span(train_s)}), over the "
+            f"{span(limit_s)} limit.", code="calibration-too-long")
+    # as long as it takes where its steps are as slow as the band's upper end allows
+    slow = guess.seconds_high / guess.seconds if guess.seconds > 0 else 1.0
+    slowest_s = expected_calibration_seconds(budget_s, slow * train_s, slow * eval_s, profile.device)
+    return expected_s, slowest_s, limit_s
 
 
 def profile_machine(workload: Workload | None = None, device: str = "auto", budget_s: float = 60.0,
@@ -106,6 +123,9 @@ def profile_machine(workload: Workload | None = None, device: str = "auto", budg
     machine = probe_machine()
     say("micro-benchmarks: memory bandwidth, matmul", 0.01)
     micro = run_microbenchmarks(device, cc)
+    check_arithmetic(micro, workload.precision,
+                     f" Profile in fp32 and ask `advisor recommend --precision {workload.precision}`: this "
+                     "machine is scaled to it, other hardware predicted as usual.")
     say("counting the model's FLOPs and bytes", MICROBENCH_SHARE * 0.6)
     cost = count_step(workload.model, workload.num_classes, workload.image_size,
                       workload.batch_size, workload.precision)

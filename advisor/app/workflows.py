@@ -248,7 +248,7 @@ def estimator_for(workload: Workload, profile: Profile | str | None = None, *, c
     try:
         expected_s, slowest_s, limit_s = spot_calibration_seconds(estimator, workload, budget_s)
     except UsageError as exc:
-        if exc.code != "emulated-precision":
+        if exc.code not in ("emulated-precision", "calibration-too-long"):
             raise
         # other hardware is predicted the same either way: scale this machine instead of refusing
         reporter.tell("scaling", f"Not calibrating here: {exc} This machine's estimate is scaled instead; "

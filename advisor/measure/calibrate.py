@@ -160,13 +160,27 @@ def calibrate_in_fresh_process(workload: Workload, device: str, budget_s: float 
                                 step_cost: StepCost | None = None,
                                 max_seconds: float | None = None) -> list[Calibration]:
     """`calibrate` in a new interpreter, which trains as a user's fresh training script does
-    (see advisor.measure.isolation); the interpreter's start-up counts against the budget."""
+    (see advisor.measure.isolation); the interpreter's start-up counts against the budget.
+    With `max_seconds`, a calibration still running after HARD_STOP_SHARE times that (a first
+    step that alone outlasts the limit cannot be judged by it) is stopped, a usage error."""
     from advisor.measure.isolation import run_in_fresh_process
 
     request = {"workload": asdict(workload), "device": device,
                "deadline_unix_s": time.time() + budget_s, "max_seconds": max_seconds}
-    dicts = run_in_fresh_process("advisor.measure.calibrate:_calibrate_request", request, progress)
+    timeout_s = None if max_seconds is None else HARD_STOP_SHARE * max_seconds
+    try:
+        dicts = run_in_fresh_process("advisor.measure.calibrate:_calibrate_request", request, progress,
+                                     timeout_s=timeout_s)
+    except TimeoutError:
+        raise UsageError(
+            f"calibrating {workload.model} {workload.image_size}px batch {workload.batch_size} {workload.precision} "
+            f"here was stopped after {_minutes(timeout_s)}, past its {_minutes(max_seconds)} limit; pass "
+            "--no-calibrate to scale from the profile instead.", code="calibration-too-long") from None
     return [replace(Calibration.from_dict(d), step_cost=step_cost) for d in dicts]
+
+
+# a spot calibration's hard stop, in multiples of its limit: past the limit but not by much
+HARD_STOP_SHARE = 1.5
 
 
 def _calibrate_request(workload: dict, device: str, deadline_unix_s: float,

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -31,14 +33,16 @@ Progress = Callable[[str, float], None]
 _CHILD = "from advisor.measure.isolation import _child_main; _child_main()"
 
 
-def run_in_fresh_process(target: str, kwargs: dict[str, Any], progress: Progress | None = None) -> Any:
+def run_in_fresh_process(target: str, kwargs: dict[str, Any], progress: Progress | None = None,
+                         timeout_s: float | None = None) -> Any:
     """Call `module:function(**kwargs, progress=...)` in a new interpreter; return its JSON result.
 
     Whatever the child passes to `progress(*args)` reaches the parent's `progress(*args)`, and
     `progress.expect(seconds_left)` the parent's where it has that method.
 
     The function's errors come back as the same kind: a UsageError stays a UsageError (exit 2),
-    anything else is a RuntimeFailure naming the child's last words.
+    anything else is a RuntimeFailure naming the child's last words. A child still running after
+    `timeout_s` is killed, with whatever it started, and TimeoutError raised.
     """
     request = json.dumps({"target": target, "kwargs": kwargs})
     with tempfile.TemporaryFile(mode="w+") as stderr:
@@ -47,6 +51,11 @@ def run_in_fresh_process(target: str, kwargs: dict[str, Any], progress: Progress
                                 start_new_session=True)
         proc.stdin.write(request)
         proc.stdin.close()
+        killed = threading.Event()
+        timer = threading.Timer(timeout_s, _kill_group, (proc, killed)) if timeout_s is not None else None
+        if timer:
+            timer.daemon = True
+            timer.start()
         outcome: dict = {}
         interrupted = False
         while True:
@@ -67,8 +76,12 @@ def run_in_fresh_process(target: str, kwargs: dict[str, Any], progress: Progress
                 interrupted = True
                 proc.send_signal(signal.SIGINT)
         proc.wait()
+        if timer:
+            timer.cancel()
         stderr.seek(0)
         stderr_text = stderr.read()
+    if killed.is_set() and not outcome:
+        raise TimeoutError(f"the measurement process was stopped after {timeout_s:.0f} s")
     if "result" in outcome:
         return outcome["result"]
     error = outcome.get("error")
@@ -80,6 +93,15 @@ def run_in_fresh_process(target: str, kwargs: dict[str, Any], progress: Progress
         raise RuntimeFailure(error["message"])
     last = (stderr_text.strip().splitlines() or [f"exit status {proc.returncode}, no output"])[-1]
     raise RuntimeFailure(f"the measurement process ended without a result: {last}")
+
+
+def _kill_group(proc: subprocess.Popen, killed: threading.Event) -> None:
+    """Kill the child and what it started (DataLoader workers): its own session's group."""
+    killed.set()
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def _parse(line: str) -> dict:

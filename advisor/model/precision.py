@@ -67,8 +67,8 @@ def resolve_precision(name: str, device_type: str, compute_capability: tuple[int
     return "fp32"
 
 
-# 16-bit matrix multiplies this many times slower than FP32 mean the device has no arithmetic
-# for that type and converts or emulates it (float16 on a CPU without AVX512-FP16 or AMX-FP16)
+# 16-bit arithmetic this many times slower than FP32 means the device has none for that type and
+# converts or emulates it (float16 on a CPU without AVX512-FP16 or AMX-FP16)
 EMULATED_SLOWDOWN = 10.0
 MATMUL_DTYPE = {"amp-fp16": "fp16", "amp-bf16": "bf16"}
 ARITHMETIC_TYPE = {"fp32": "fp32", "fp32-strict": "fp32", "tf32": "fp32", **MATMUL_DTYPE}
@@ -90,19 +90,37 @@ def _rate_ratio(rates: dict | None, from_precision: str, to_precision: str) -> f
     return b.median / a.median
 
 
-def half_precision_slowdown(matmul_flops_per_s: dict | None, precision: str) -> float | None:
-    """How many times slower the precision's 16-bit matmuls ran than FP32 ones in a profile's
-    micro-benchmarks (`{"fp32": Samples, "fp16": Samples, ...}`); None when not measured."""
+def half_precision_slowdown(flops_per_s: dict | None, precision: str) -> float | None:
+    """How many times slower the precision's 16-bit arithmetic ran than FP32 in one of a
+    profile's micro-benchmarks (`{"fp32": Samples, "fp16": Samples, ...}`); None when not measured."""
     if precision not in MATMUL_DTYPE:
         return None
-    return _rate_ratio(matmul_flops_per_s, precision, "fp32")
+    return _rate_ratio(flops_per_s, precision, "fp32")
 
 
-def emulated_slowdown(matmul_flops_per_s: dict | None, precision: str) -> float | None:
-    """The slowdown of `precision` when the profile shows it has no hardware arithmetic
-    (over EMULATED_SLOWDOWN), else None."""
-    slowdown = half_precision_slowdown(matmul_flops_per_s, precision)
-    return slowdown if slowdown is not None and slowdown > EMULATED_SLOWDOWN else None
+@dataclass(frozen=True)
+class Emulated:
+    """A 16-bit precision the device has no arithmetic for, as its micro-benchmarks showed."""
+
+    slowdown: float  # times slower than FP32
+    ops: str  # what ran that slow: "matrix multiplies" or "training convolutions"
+    dtype: str  # "fp16" or "bf16"
+
+    def describe(self) -> str:
+        return f"its {self.dtype} {self.ops} ran {self.slowdown:.0f}x slower than fp32 ones"
+
+
+def emulated_slowdown(matmul_flops_per_s: dict | None, precision: str,
+                      conv_train_flops_per_s: dict | None = None) -> Emulated | None:
+    """Whether the profile shows no hardware arithmetic for `precision`: its 16-bit matrix
+    multiplies or training convolutions (a CPU profile measures both; a CPU's float16 GEMM may be
+    converted to FP32 at little cost while its float16 convolutions fall back to a reference
+    kernel) ran over EMULATED_SLOWDOWN times slower than FP32. The slower of the two, else None."""
+    found = [Emulated(s, ops, MATMUL_DTYPE.get(precision, ""))
+             for s, ops in ((half_precision_slowdown(matmul_flops_per_s, precision), "matrix multiplies"),
+                            (half_precision_slowdown(conv_train_flops_per_s, precision), "training convolutions"))
+             if s is not None and s > EMULATED_SLOWDOWN]
+    return max(found, key=lambda e: e.slowdown, default=None)
 
 
 def compute_speedup(conv_train_flops_per_s: dict | None, from_precision: str, to_precision: str) -> float:

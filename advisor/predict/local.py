@@ -239,11 +239,11 @@ class Estimator:
         factors = scale_factors(ref, target, overhead.median if overhead else DEFAULT_OP_OVERHEAD_S, speedup)
         notes = (warning("scaled", f"not calibrated, so only rough: scaled by counted work from "
                                    f"{ref.key.describe()}; calibrating the workload measures it"),)
-        slowdown = emulated_slowdown(mb.matmul_flops_per_s, workload.precision)
-        if slowdown is not None:
+        emulated = emulated_slowdown(mb.matmul_flops_per_s, workload.precision, mb.conv_train_flops_per_s)
+        if emulated is not None:
             notes += (warning("emulated-precision", f"{workload.precision}: no hardware arithmetic for it here "
-                              f"(its 16-bit matrix multiplies ran {slowdown:.0f}x slower than FP32 ones): "
-                              "training in it here is slow, and this scaled estimate only rough"),)
+                              f"({emulated.describe()}): training in it here is slow, and this scaled "
+                              "estimate only rough"),)
         return ref, factors, "scaled", notes
 
     def estimate(self, workload: Workload) -> Estimate:

@@ -149,6 +149,23 @@ def test_profile_output_where_no_file_can_be_created_fails_before_measuring(caps
     assert list(tmp_path.iterdir()) == []
 
 
+def test_profiling_a_precision_this_cpu_has_no_arithmetic_for_stops_before_calibrating(capsys, tmp_path,
+                                                                                         monkeypatch):
+    from dataclasses import replace
+
+    import advisor.measure.microbench
+    from advisor.model.stats import Samples
+
+    micro = replace(make_profile().microbenchmarks,
+                    conv_train_flops_per_s={"fp32": Samples((269e9,)), "fp16": Samples((2.36e9,))})
+    monkeypatch.setattr(advisor.measure.microbench, "run_microbenchmarks", lambda device, cc: micro)
+    code, _, err = run(capsys, "profile", "--precision", "amp-fp16", "--output", str(tmp_path / "p.json"))
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "fp16 training convolutions ran 114x slower than fp32 ones" in err
+    assert "Profile in fp32 and ask `advisor recommend --precision amp-fp16`" in err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_recommend_on_an_uncalibrated_workload_needs_a_known_model(capsys, saved_profile):
     code, _, err = run(capsys, "recommend", "--dataset-size", "100", "--model", "resnet34x",
                        "--profile", saved_profile)
@@ -302,6 +319,31 @@ def test_calibrating_a_missing_workload_says_how_long_its_fewest_steps_take(caps
     assert "calibrating it now (about 1.6m to 3.1m). --no-calibrate scales instead." in err
 
 
+def test_a_workload_whose_calibration_would_outlast_the_limit_is_scaled_not_calibrated(capsys, tmp_path,
+                                                                                          monkeypatch):
+    import advisor.app.workflows
+    from advisor.measure.opcount import bin_ops
+    from advisor.model.cost import StepCost
+
+    # batch 64 trains in 1 s a step, all of its work per image: batch 6400 takes 100 s a step,
+    # and the fewest steps a calibration times take far over ten minutes
+    phase = bin_ops([("conv", "convolution", 64e9, 64e6), ("memory", "relu", 0.0, 64e7)],
+                    [("conv", "convolution", 128e9, 128e6), ("memory", "relu", 0.0, 128e7)], 64)
+    cal = make_calibration(batch=64, cost=StepCost(64, phase, phase, phase, 1000, 10))
+    saved = str(save_profile(make_profile(cal), tmp_path / "p.json"))
+
+    def must_not_calibrate(*args, **kwargs):
+        raise AssertionError("calibrated a workload predicted to take hours")
+
+    monkeypatch.setattr(advisor.app.workflows, "add_calibration", must_not_calibrate)
+    code, out, err = run(capsys, "recommend", "--dataset-size", "100000", "--batch-size", "6400",
+                         "--profile", saved, "--local-only", "--format", "json")
+    assert code == 0, err
+    assert "would take about 15m (the scaled estimate's training step: 1.7m), over the 10m limit" in err and "scaled instead" in err and len(err.strip().splitlines()) == 1
+    (local,) = json.loads(out)["options"]
+    assert local["basis"] == "scaled"
+
+
 def test_channels_last_is_part_of_the_workload(capsys, saved_profile):
     code, out, err = run(capsys, "recommend", "--dataset-size", "1000", "--channels-last", "--profile",
                          saved_profile, "--no-calibrate", "--format", "json", "--provider", "gcp")
@@ -311,6 +353,24 @@ def test_channels_last_is_part_of_the_workload(capsys, saved_profile):
     code, out, err = run(capsys, "recommend", "--dataset-size", "1000", "--channels-last", "--profile",
                          saved_profile, "--no-calibrate", "--local-only")
     assert "fp32, channels_last," in out
+
+
+def test_fp16_convolutions_without_arithmetic_are_enough_to_scale_instead_of_calibrating(capsys, tmp_path):
+    from dataclasses import replace
+
+    from advisor.model.stats import Samples
+
+    # float16 matmuls converted at little cost, float16 convolutions on a reference kernel
+    prof = make_profile(make_calibration())
+    mb = replace(prof.microbenchmarks, matmul_flops_per_s={"fp32": Samples((349e9,)), "fp16": Samples((276e9,))},
+                 conv_train_flops_per_s={"fp32": Samples((269e9,)), "fp16": Samples((2.36e9,))})
+    saved = str(save_profile(replace(prof, microbenchmarks=mb), tmp_path / "p.json"))
+    code, out, err = run(capsys, "recommend", "--dataset-size", "1000", "--precision", "amp-fp16",
+                         "--profile", saved, "--local-only", "--target", "H200", "--format", "json")
+    assert code == 0, err
+    assert "fp16 training convolutions ran 114x slower than fp32 ones" in err and "scaled instead" in err
+    local, h200 = sorted(json.loads(out)["options"], key=lambda o: o["id"])
+    assert local["basis"] == "scaled" and any("training convolutions ran 114x" in n for n in local["notes"])
 
 
 def test_fp16_on_a_cpu_without_fp16_arithmetic_is_scaled_here_not_calibrated(capsys, tmp_path):

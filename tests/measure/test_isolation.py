@@ -67,3 +67,27 @@ def test_ctrl_c_stops_fresh_process_training_with_what_it_measured():
     run = run_training_in_fresh_process(Workload(**TINY, dataset_size=400, epochs=50), "cpu",
                                         progress=interrupt_after_the_first_epoch)
     assert run.interrupted and 1 <= run.epochs_completed < 50
+
+
+def test_a_child_past_its_time_limit_is_stopped_with_what_it_started():
+    # a training of hours, stopped after two seconds (the interpreter may not have finished
+    # importing torch by then: the limit counts from the start)
+    with pytest.raises(TimeoutError, match="stopped after 2 s"):
+        run_in_fresh_process("advisor.measure.training:_train_request",
+                             {"workload": {**TINY, "dataset_size": 10**6, "epochs": 100}, "device": "cpu"},
+                             timeout_s=2)
+
+
+def test_a_spot_calibration_stopped_at_its_hard_limit_is_a_usage_error_naming_the_way_out(monkeypatch):
+    import advisor.measure.isolation
+
+    seen = {}
+
+    def stopped(target, kwargs, progress=None, timeout_s=None):
+        seen["timeout_s"] = timeout_s
+        raise TimeoutError("stopped")
+
+    monkeypatch.setattr(advisor.measure.isolation, "run_in_fresh_process", stopped)
+    with pytest.raises(UsageError, match=r"stopped after 15 min, past its 10 min limit; pass --no-calibrate") as info:
+        calibrate_in_fresh_process(Workload(**TINY, precision="amp-fp16"), "cpu", budget_s=30, max_seconds=600)
+    assert info.value.code == "calibration-too-long" and seen["timeout_s"] == 900

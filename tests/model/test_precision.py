@@ -41,6 +41,25 @@ def test_a_16_bit_type_without_arithmetic_shows_as_a_slowdown_against_fp32():
     assert half_precision_slowdown({"fp32": Samples((1.0,))}, "amp-fp16") is None  # not measured
 
 
+def test_a_precision_is_emulated_where_its_matmuls_or_its_convolutions_crawl():
+    from advisor.model.precision import emulated_slowdown
+    from advisor.model.stats import Samples
+
+    # a CPU's float16 GEMM converted to FP32 at little cost, its float16 convolutions on a
+    # reference kernel (a 2-core Xeon VM measured 349 / 276 GFLOP/s matmuls, 269 / 2.4 convolutions)
+    matmuls = {"fp32": Samples((349e9,)), "bf16": Samples((663e9,)), "fp16": Samples((276e9,))}
+    convolutions = {"fp32": Samples((269e9,)), "bf16": Samples((601e9,)), "fp16": Samples((2.36e9,))}
+    assert emulated_slowdown(matmuls, "amp-fp16") is None
+    found = emulated_slowdown(matmuls, "amp-fp16", convolutions)
+    assert found.ops == "training convolutions" and found.slowdown == pytest.approx(114, rel=0.01)
+    assert found.describe() == "its fp16 training convolutions ran 114x slower than fp32 ones"
+    assert emulated_slowdown(matmuls, "amp-bf16", convolutions) is None
+    assert emulated_slowdown(matmuls, "fp32", convolutions) is None
+    # both slow: the slower is named
+    slow_matmuls = dict(matmuls, fp16=Samples((1e9,)))
+    assert emulated_slowdown(slow_matmuls, "amp-fp16", convolutions).ops == "matrix multiplies"
+
+
 def test_convolutions_measured_in_each_type_say_how_another_precision_trains():
     from advisor.model.precision import compute_speedup
     from advisor.model.stats import Samples
