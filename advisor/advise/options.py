@@ -256,6 +256,14 @@ def recommend_options(options: list[Option], objective: str = "balanced",
                       f"best by {objective}.")
     elif best is local:
         reason = f"train on this machine: it is the best option by {objective}."
+        unpriced = [o for o in usable if o.cost_usd is None and o is not local]
+        quicker = min(unpriced, key=lambda o: o.estimate.seconds, default=None)
+        if quicker and local.estimate.seconds >= WORTHWHILE_SPEEDUP * (quicker.estimate.seconds + MOVE_OVERHEAD_S):
+            # a bare GPU ranks as unaffordable: say what it would change, and how to price it
+            reason = (f"train on this machine: it is the best priced option by {objective}; {quicker.id} "
+                      f"({quicker.accelerator}) would be {local.estimate.seconds / quicker.estimate.seconds:.0f}x "
+                      "faster, but has no price as a bare GPU; the offers that rent it are priced "
+                      "(`advisor catalog offers`).")
     else:
         reason = f"train on {best.id} ({best.accelerator}): the best option by {objective}."
     return Recommendation(best.id, fastest.id, cheapest.id if cheapest else None, reason, objective,

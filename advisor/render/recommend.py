@@ -97,7 +97,7 @@ def recommend_table(payload: dict, top: int | None = None, verbose: bool = False
     if any(o.get("sessions", 1) > 1 for o in shown):
         legend += "; * needs checkpoint and resume across sessions"
     if parallel:
-        legend += "; scaling: data-parallel images/s against each GPU alone"
+        legend += "; scaling: data-parallel images/s against each GPU (or process) alone"
     lines += textwrap.wrap(legend, WIDTH)
     lines += [""] + textwrap.wrap(f"Recommendation: {rec['reason']}", WIDTH)
 

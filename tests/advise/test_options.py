@@ -30,6 +30,20 @@ def test_a_gpu_more_than_3x_faster_is_recommended():
     assert rec.best == "gpu" and "faster than this machine" in rec.reason
 
 
+def test_a_bare_gpu_has_no_price_so_balanced_keeps_this_machine_and_says_what_it_leaves():
+    # about three hours here (1 s a step), steps a hundred times shorter on a bare GPU the
+    # catalog does not price (15x sooner with the run's one-time set-up)
+    options = [local_option(_estimate(1.0, images=739000)),
+               Option("target:h100", "GPU", "H100", 1, _estimate(0.01, images=739000))]
+    rec = recommend_options(options)
+    assert rec.best == "local" and rec.fastest == "target:h100" and rec.cheapest is None
+    assert rec.reason.startswith("train on this machine: it is the best priced option by balanced; target:h100 "
+                                 "(H100) would be 15x faster, but has no price as a bare GPU")
+    # a bare GPU not worth the move is not mentioned
+    options = [local_option(_estimate(1.0)), Option("target:h100", "GPU", "H100", 1, _estimate(0.1))]
+    assert recommend_options(options).reason == "train on this machine: it is the best option by balanced."
+
+
 def test_a_run_of_minutes_stays_here_when_moving_it_takes_minutes_too():
     from advisor.advise.options import MOVE_OVERHEAD_S
 
