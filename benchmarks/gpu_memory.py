@@ -2,7 +2,8 @@
 
 Every calibration of the reference profiles in advisor/cloud/data/measured/ (measured on an H200
 and an H100 with `advisor profile` and benchmarks/gpu_accuracy.py) recorded the CUDA allocator's
-peak over its steps, the first ones (cuDNN's autotuning) included. Each is predicted as a GPU
+peak over its steps, the first ones (cuDNN's autotuning) included; calibrations since also record
+the timed steps' peak alone (`steady_peak_memory_bytes`), which is scored where present. Each is predicted as a GPU
 option of `advisor recommend` is (advisor.predict.memory.counted_memory_bytes: the training state
 and the activations autograd keeps for backward, counted on the meta device; no GPU needed).
 The one fitted constant, the share of the FP32-counted activations autocast keeps, is fitted to
@@ -38,11 +39,12 @@ def rows_of(profiles: list[Path], sweeps: list[Path]) -> list[dict]:
         d = json.loads(path.read_text())
         for c in d["calibrations"]:
             k = c["key"]
-            if c.get("peak_memory_bytes"):
+            steady = c.get("steady_peak_memory_bytes")
+            if steady or c.get("peak_memory_bytes"):
                 rows.append(dict(gpu=d["device_name"], source=path.name, model=k["model"], size=k["image_size"],
                                  batch=k["batch_size"], precision=k["precision"],
-                                 nhwc=bool(k.get("channels_last")), measured=c["peak_memory_bytes"],
-                                 what="first steps included"))
+                                 nhwc=bool(k.get("channels_last")), measured=steady or c["peak_memory_bytes"],
+                                 what="steady steps" if steady else "first steps included"))
     for path in sweeps:
         d = json.loads(path.read_text())
         for r in d["throughput"]:

@@ -243,8 +243,14 @@ def _calibrate_once(w: Workload, device: str, budget_s: float, progress: Progres
     least = MIN_PHASE_SHARE * budget_s
     usage = None if cuda else cpu_usage()
     window = GPU_WINDOW_STEPS if cuda else 1  # a CPU step ends when its last op does
+    first_peak = steady_peak = None
+    if cuda:  # the warm-up's peak holds cuDNN's autotuning workspace; the timed steps' is training's own
+        first_peak = int(torch.cuda.max_memory_allocated(device))
+        torch.cuda.reset_peak_memory_stats(device)
     train = time_steps(step, sync, timer, min_n=MIN_TRAIN_STEPS, max_n=200, deadline=deadline["train"],
                        min_seconds=least, window=window)
+    if cuda:
+        steady_peak = int(torch.cuda.max_memory_allocated(device))
     kernel_share, faulted = kernel_usage(usage, None if usage is None else cpu_usage(), len(train))
     train_samples = Samples(tuple(train))
     host = Samples(tuple(issue_seconds(step, sync, timer, HOST_ISSUE_STEPS))) if cuda else None
@@ -293,7 +299,7 @@ def _calibrate_once(w: Workload, device: str, budget_s: float, progress: Progres
 
     peak = kind = None
     if cuda:
-        peak, kind = int(torch.cuda.max_memory_allocated(device)), "cuda allocator peak"
+        peak, kind = max(first_peak, int(torch.cuda.max_memory_allocated(device))), "cuda allocator peak"
     else:
         peak, kind = int(max(0, rss_peak - rss_before)), "cpu resident growth"
 
@@ -313,6 +319,7 @@ def _calibrate_once(w: Workload, device: str, budget_s: float, progress: Progres
         page_faulted_bytes_per_step=faulted,
         peak_memory_bytes=peak,
         peak_memory_kind=kind,
+        steady_peak_memory_bytes=steady_peak,
         op_split=split,
         host_train_step_seconds=host,
         window_steps=window,

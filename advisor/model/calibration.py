@@ -75,6 +75,10 @@ class Calibration:
     loader_images_per_s: Samples | None = None  # the DataLoader with its workers, no training
     peak_memory_bytes: int | None = None
     peak_memory_kind: str = ""  # "cuda allocator peak" or "cpu resident growth"
+    # GPU: the allocator's peak over the timed training steps alone, without the first steps'
+    # cuDNN autotuning workspace (tried while memory is free, gigabytes for FP32 convolutions);
+    # None where not measured
+    steady_peak_memory_bytes: int | None = None
     op_split: dict[str, float] = field(default_factory=dict)  # share of a step's wall time
     # GPU: the host's time to issue a training step, from an idle device until the call returns
     host_train_step_seconds: Samples | None = None
@@ -94,6 +98,12 @@ class Calibration:
         train = sum(self.warmup_train_step_seconds) - len(self.warmup_train_step_seconds) * self.train_step_seconds.median
         evals = sum(self.warmup_eval_step_seconds) - len(self.warmup_eval_step_seconds) * self.eval_step_seconds.median
         return max(0.0, train) + max(0.0, evals)
+
+    @property
+    def training_memory_bytes(self) -> int | None:
+        """What training holds at most, steady: the timed steps' peak where measured, else the
+        peak of every step."""
+        return self.steady_peak_memory_bytes or self.peak_memory_bytes
 
     @property
     def train_images_per_s(self) -> float:

@@ -228,7 +228,7 @@ class Estimator:
             notes += tuple(precision_notes(self.gpu, workload.precision))
             # the workload's own peak memory, counted, stands in for the reference's measured one
             peak = gpu_memory_bytes(target, None, workload.batch_size, workload.precision)
-            ref = replace(ref, peak_memory_bytes=peak, peak_memory_kind="predicted")
+            ref = replace(ref, peak_memory_bytes=peak, peak_memory_kind="predicted", steady_peak_memory_bytes=None)
             vram = self._vram_bytes()
             largest = vram and largest_batch_note(target, None, workload.batch_size, workload.precision, peak,
                                                   vram - CUDA_CONTEXT_BYTES, vram)

@@ -36,9 +36,9 @@ def training_memory_bytes(cost: StepCost, local: Calibration | None, batch: int,
     """Peak training memory at `batch`: weights, gradients and momentum (12 bytes a parameter)
     plus activations per image as the local calibration measured them, scaled to the batch."""
     state = STATE_BYTES_PER_PARAMETER * cost.parameters
-    if local is None or not local.peak_memory_bytes:
+    if local is None or not local.training_memory_bytes:
         return None
-    per_image = max(0.0, (local.peak_memory_bytes - state) / local.key.batch_size)
+    per_image = max(0.0, (local.training_memory_bytes - state) / local.key.batch_size)
     if precision.startswith("amp") and not local.key.precision.startswith("amp"):
         per_image *= AMP_ACTIVATION_FACTOR
     return int(state + per_image * batch)

@@ -131,7 +131,7 @@ def whole_run_estimate(workload: Workload, cal: Calibration, *, accelerator: str
             "data-bound", f"the data loader ({cal.key.workers} worker(s)) limits training to {train_ips:.1f} "
             f"images/s; the model alone trains at {ranks * b / cal.synthetic_train_step_seconds.median:.1f}"))
     fits = True
-    peak = cal.peak_memory_bytes
+    peak = cal.training_memory_bytes
     if scale["train"] != 1.0 and peak and cal.peak_memory_kind != "predicted":
         peak = None  # another workload's memory is not what this calibration measured
     if cal.fitted_smaller_batch and b > cal.key.batch_size:

@@ -54,7 +54,7 @@ def profile_summary(profile) -> str:
             c.key.describe(),
             f"{c.train_images_per_s:.1f} ±{100 * c.train_step_seconds.relative_iqr / 2:.0f}%",
             f"{c.eval_images_per_s:.1f}", f"{c.first_steps_overhead_seconds:.1f}",
-            human_bytes(c.peak_memory_bytes),
+            human_bytes(c.training_memory_bytes),
             f"{100 * split.get('compute', 0):.0f} / {100 * split.get('memory', 0):.0f} / "
             f"{100 * split.get('other', 0):.0f}",
         ])
@@ -65,6 +65,13 @@ def profile_summary(profile) -> str:
             host, step = c.host_train_step_seconds.median, c.train_step_seconds.median
             text = (f"Host: {c.key.describe()} takes {1000 * host:.1f} ms to issue a training step, which "
                     f"takes {1000 * step:.1f} ms" + (" (bound by the host)" if host >= 0.9 * step else ""))
+            lines.extend(textwrap.wrap(text, WIDTH, subsequent_indent="    "))
+    for c in profile.calibrations:
+        steady, first = c.steady_peak_memory_bytes, c.peak_memory_bytes
+        if steady and first and first > 1.05 * steady:  # the peak column is the steady one
+            text = (f"Memory: {c.key.describe()} held {human_bytes(first)} at most in its first steps "
+                    f"(cuDNN's autotuning workspace, taken only while memory is free), {human_bytes(steady)} "
+                    "training")
             lines.extend(textwrap.wrap(text, WIDTH, subsequent_indent="    "))
     tipped = set()
     for c in profile.calibrations:

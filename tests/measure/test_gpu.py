@@ -14,6 +14,9 @@ def test_gpu_calibration_uses_the_allocator_peak():
 
     (cal,) = calibrate(Workload(model="resnet18", image_size=64, batch_size=32), "cuda:0", budget_s=8)
     assert cal.peak_memory_kind == "cuda allocator peak" and cal.peak_memory_bytes > 0
+    # training's own peak, without the first steps' autotuning workspace, is at most the whole peak
+    assert 0 < cal.steady_peak_memory_bytes <= cal.peak_memory_bytes
+    assert cal.training_memory_bytes == cal.steady_peak_memory_bytes
     assert cal.key.device == "cuda:0" and cal.train_step_seconds.median > 0
     # the host's side of a step, timed apart: at most about the step (a small step is the host's)
     assert 0 < cal.host_train_step_seconds.median < 2 * cal.train_step_seconds.median

@@ -188,3 +188,31 @@ def test_a_workload_not_calibrated_on_a_gpu_is_told_whether_it_fits_from_its_cou
     small = Estimator(profile, count=lambda *key: big, gpu=A100, gpu_efficiency=EFF).estimate(
         Workload(model="resnet50", batch_size=32))
     assert small.fits_memory and small.peak_memory_bytes < 15 * 2**30
+
+
+def test_a_gpu_calibration_fits_by_its_steady_peak_not_its_autotuning_workspace():
+    from dataclasses import replace
+
+    from advisor.model.machine import GpuInfo
+
+    # 20 GiB at most in the first steps (cuDNN trying algorithms while memory was free), 10 GiB
+    # a training step after them, on a 16 GiB GPU
+    gpu = GpuInfo(0, "NVIDIA A100-SXM4-40GB", 16 * 2**30, 108, 1410, 1215, 5120, 4, 16, 400.0, (8, 0))
+    cost = _cost("conv", 1e12)
+    cal = replace(make_calibration(device="cuda:0", cost=cost), peak_memory_bytes=20 * 2**30,
+                  peak_memory_kind="cuda allocator peak", steady_peak_memory_bytes=10 * 2**30)
+    profile = make_profile(cal, device="cuda:0")
+    profile = replace(profile, machine=replace(profile.machine, gpus=(gpu,)))
+    e = Estimator(profile, gpu=A100, gpu_efficiency=EFF).estimate(Workload())
+    assert e.basis == "measured" and e.fits_memory and e.peak_memory_bytes == 10 * 2**30
+    # a calibration from before steady peaks were recorded keeps the whole peak
+    old = replace(cal, steady_peak_memory_bytes=None)
+    e = Estimator(replace(profile, calibrations=(old,)), gpu=A100, gpu_efficiency=EFF).estimate(Workload())
+    assert not e.fits_memory and e.peak_memory_bytes == 20 * 2**30
+    # the profile shows the steady peak, and what the first steps held beside it
+    from advisor.render.profile import profile_summary
+
+    text = " ".join(profile_summary(profile).split())
+    assert "10.0 GiB" in text and ("Memory: resnet34 224px batch 64 fp32 held 20.0 GiB at most in its first steps "
+                                   "(cuDNN's autotuning workspace, taken only while memory is free), 10.0 GiB training"
+                                   in text)
