@@ -4,8 +4,8 @@ The sweep file (default benchmarks/data/h200-sweep-2026-11-26.json) holds whole 
 recipe on an H200 (resnet34, 5912 training and 1478 validation images, 4 epochs, fp32 and
 amp-bf16). Each is predicted as `advisor recommend --target H200` would from the 2-core CPU
 profile in benchmarks/data/ (no GPU involved), but with the step model fitted without any
-resnet34 step (benchmarks/gpu_step_model.py's fit over the other swept models and the public
-ResNet-50 figures): out of sample. The steady state (an epoch after the first) is compared apart
+resnet34 step (benchmarks/gpu_step_model.py's fit over the other swept models, the other models'
+validation passes in the reference profiles and the published figures): out of sample. The steady state (an epoch after the first) is compared apart
 from the one-time set-up (the first epoch's excess over a steady one), whose constants were fitted
 to other H200 runs. Writes benchmarks/results/gpu_pets_runs.md; about a minute, no GPU needed.
 """
@@ -18,7 +18,7 @@ import json
 import sys
 from pathlib import Path
 
-from gpu_step_model import Row, fit, load_rows, published_rows
+from gpu_step_model import Row, fit, load_rows, published_rows, reference_eval_rows
 
 from advisor import Estimator, Workload
 from advisor.cloud.catalog import gpu_for_device_name, load_catalog
@@ -42,7 +42,8 @@ def main(argv=None) -> int:
     # the step model without the model these runs train
     others = [Row(r, count_step(r["model"], 37, r["size"], r["batch"], r["precision"]), spec)
               for r in load_rows(sweep) if r["model"] != "resnet34"]
-    eff = fit(others + [r for part in published_rows(catalog).values() for r in part])
+    passes = [r for r in reference_eval_rows(catalog) if r.row["model"] != "resnet34"]
+    eff = fit(others + passes + [r for part in published_rows(catalog).values() for r in part])
     estimator = Estimator(profile)
     local = profile.calibrations[0]
     rows = []

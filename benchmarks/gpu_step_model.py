@@ -5,11 +5,13 @@ h200-sweep-2026-11-26.json: 7 torchvision models in fp32 and amp-bf16 at batch 6
 resnet34 at batch 16-256 and 128-320 px, fp32-strict and amp-fp16, a frozen-body step; each
 timed over 30 steps between two synchronisations) and the published ResNet-50 throughputs of
 benchmarks/data/public_resnet50.toml (8 GPUs, batch 128-1280) and public_other_models.toml
-(EfficientNet-B0 and ResNeXt-101 on A100 and V100). Each workload's work is counted
-here on the meta device (no GPU needed), the step model (advisor.predict.gpu) is fitted to all
-rows, and then once for each swept model and each public GPU left out: every row is scored by
-constants fitted without it. Writes benchmarks/results/gpu_step_model.md. About 1.5 minutes on
-2 cores; needs scipy (`pip install -e .[bench]`).
+(EfficientNet-B0 and ResNeXt-101 on A100 and V100), and the validation passes the reference
+profiles' calibrations timed (advisor/cloud/data/measured/: 19 on an H200 and an H100). Each
+workload's work is counted here on the meta device (no GPU needed), the step model
+(advisor.predict.gpu) is fitted to all rows, and then once for each measured model and each
+public GPU left out: every row is scored by constants fitted without it. Writes
+benchmarks/results/gpu_step_model.md. About 3 minutes on 2 cores; needs scipy
+(`pip install -e .[bench]`).
 
     python benchmarks/gpu_step_model.py [--sweep FILE [FILE ...]]   # several: each GPU left out too
 """
@@ -39,6 +41,7 @@ from advisor.predict.gpu import (
     TENSOR_CLASSES,
     Efficiency,
     compute_path,
+    eval_op_seconds,
     foreach_optimizer,
     gpu_steps,
 )
@@ -47,7 +50,9 @@ from advisor.render.text import markdown_table
 
 ROOT = Path(__file__).resolve().parent
 FITTED = ("conv_tensor", "half_conv_tensor", "matmul_tensor", "simt", "depthwise", "half_depthwise", "memory",
-          "half_intensity", "host_step_s", "host_tensor_s", "overlap", "cast_ops", "nchw_transpose")
+          "half_intensity", "host_step_s", "host_tensor_s", "overlap", "cast_ops", "nchw_transpose",
+          "host_eval_op_s", "eval_overlap")
+OVERLAPS = ("overlap", "eval_overlap")  # exponents: above 1
 # Set, not fitted: the sweep's host time follows the trained parameter tensors (each with its
 # gradient's ops) and cannot tell a cost per op apart from them; an op costs about a dispatch
 # (2 µs on the CPUs `advisor profile` has measured) and a CUDA launch, and each kernel a few µs
@@ -98,6 +103,24 @@ def public_rows(catalog, name: str) -> list[Row]:
     return rows
 
 
+def reference_eval_rows(catalog) -> list[Row]:
+    """The validation passes the GPUs' reference profiles (advisor/cloud/data/measured/) timed in
+    their calibrations: forward-only steps, each synchronised, as a validation loop that reads
+    its metrics every batch runs them."""
+    rows = []
+    for path in sorted(measured_profiles_dir().glob("*.json")):
+        profile = json.loads(path.read_text())
+        spec = gpu_for_device_name(catalog.gpus, profile["device_name"])
+        for c in profile["calibrations"]:
+            k = c["key"]
+            row = dict(model=k["model"], gpu=spec.id, source=path.name, size=k["image_size"], batch=k["batch_size"],
+                       precision=k["precision"], phase="eval", channels_last=bool(k.get("channels_last")),
+                       step_s=c["eval_step_seconds"]["median"])
+            rows.append(Row(row, count_step(k["model"], k["num_classes"], k["image_size"], k["batch_size"],
+                                            k["precision"]), spec))
+    return rows
+
+
 def published_rows(catalog) -> dict[str, list[Row]]:
     """Every published throughput (PUBLIC), by the file it comes from."""
     return {name: public_rows(catalog, name) for name in PUBLIC}
@@ -143,8 +166,10 @@ class Row:
         self.host_measured = issued if issued and issued < HOST_WAITED_SHARE * row["step_s"] else None
 
     def host(self, e: Efficiency) -> float:
-        host = e.host_op_s * (self.ops + e.cast_ops * self.forward_compute)
-        return host + e.host_step_s + e.host_tensor_s * self.tensors if self.training else host
+        casts = e.host_op_s * e.cast_ops * self.forward_compute
+        if not self.training:
+            return eval_op_seconds(e) * self.ops + casts
+        return e.host_op_s * self.ops + casts + e.host_step_s + e.host_tensor_s * self.tensors
 
     def seconds(self, e: Efficiency) -> float:
         conv = e.half_conv_tensor if self.half and e.half_conv_tensor is not None else e.conv_tensor
@@ -161,8 +186,9 @@ class Row:
         traffic = self.bytes * (1 + e.nchw_transpose * (self.transposed & ~simt)) / (self.bandwidth * e.memory)
         device = float(np.maximum(arithmetic, traffic).sum() + self.launches * e.kernel_s)
         host = self.host(e)
+        p = e.overlap if self.training or e.eval_overlap is None else e.eval_overlap
         top = max(host, device)
-        return top * ((host / top) ** e.overlap + (device / top) ** e.overlap) ** (1 / e.overlap)
+        return top * ((host / top) ** p + (device / top) ** p) ** (1 / p)
 
     def check(self, e: Efficiency) -> None:
         assert math.isclose(self.seconds(e), predict(self.row, self.cost, self.spec, e), rel_tol=1e-9)
@@ -173,17 +199,18 @@ class Row:
 NEUTRAL = Efficiency(conv_tensor=0.5, half_conv_tensor=0.5, matmul_tensor=0.5, simt=0.5, depthwise=0.1,
                      half_depthwise=0.1, memory=0.5, half_intensity=50.0,
                      host_step_s=1e-3, host_tensor_s=5e-6, overlap=3.0, cast_ops=1.0,
-                     nchw_transpose=0.5, source=DEFAULT_GPU_EFFICIENCY.source, **FIXED)
+                     nchw_transpose=0.5, host_eval_op_s=1e-5, eval_overlap=3.0,
+                     source=DEFAULT_GPU_EFFICIENCY.source, **FIXED)
 
 
 def to_eff(x) -> Efficiency:
     """Parameters from unbounded numbers: efficiencies below their caps, the rest positive, the
     overlap exponent above 1."""
     values = {}
-    for name, v in zip(FITTED, x):
+    for name, v in zip(FITTED, np.clip(x, -40.0, 40.0)):
         if name in UPPER:
             values[name] = UPPER[name] / (1 + math.exp(-v))
-        elif name == "overlap":
+        elif name in OVERLAPS:
             values[name] = 1 + math.exp(v)
         else:
             values[name] = math.exp(v)
@@ -196,7 +223,7 @@ def from_eff(e: Efficiency) -> list[float]:
         v = getattr(e, name)
         if name in UPPER:
             x.append(math.log(v / (UPPER[name] - v)))
-        elif name == "overlap":
+        elif name in OVERLAPS:
             x.append(math.log(v - 1))
         else:
             x.append(math.log(v))
@@ -318,15 +345,18 @@ def main(argv=None) -> int:
                   for r in load_rows(sweep)]
     published = published_rows(catalog)
     public = [r for part in published.values() for r in part]
-    rows = swept + public
+    evals = reference_eval_rows(catalog)
+    rows = swept + public + evals
     overall = fit(rows)
     for r in rows:
         r.check(overall)
-    # out of sample: each swept model predicted by a fit without it, each public GPU likewise
+    # out of sample: each measured model predicted by a fit without it (its swept steps and its
+    # validation passes), each public GPU likewise
     held, without = {}, {}
-    for model in sorted({r.row["model"] for r in swept}):
-        e = without[model] = fit([r for r in rows if not (r in swept and r.row["model"] == model)])
-        held.update({id(r): r.seconds(e) for r in swept if r.row["model"] == model})
+    measured = swept + evals
+    for model in sorted({r.row["model"] for r in measured}):
+        e = without[model] = fit([r for r in rows if not (r in measured and r.row["model"] == model)])
+        held.update({id(r): r.seconds(e) for r in measured if r.row["model"] == model})
     gpu_held = {}
     if len(sweeps) > 1:  # each measured GPU predicted by constants fitted without its sweep
         for gpu in sorted({r.row["gpu"] for r in swept}):
@@ -376,18 +406,25 @@ def main(argv=None) -> int:
                            "containers, the source's batch). Left out: the row's GPU.\n\n" + part_table
                            + f"\n\nLeft out (leave-one-GPU-out): {_summary(part_err)} points. "
                            f"Fitted: {_summary(part_fit)}.\n\n")
+    evals_table, evals_err, evals_fit = table(
+        evals, "model on GPU (profile)",
+        lambda r: f"{r.row['model']} on {r.spec.name} ({r.row['source']})")
+    evals_text = ("**Validation passes** timed by the reference profiles' calibrations (advisor/cloud/data/measured/, "
+                  "2026-11-26; forward only under no_grad, each step synchronised). Left out: the row's model.\n\n"
+                  + evals_table + f"\n\nLeft out (leave-one-model-out): {_summary(evals_err)} passes. "
+                  f"Fitted: {_summary(evals_fit)}.\n\n") if evals else ""
     scaled_text = same_gpu_scaling(swept, without)
     constants = ", ".join(f"{n} {getattr(overall, n):.3g}" for n in FITTED) \
         + "; set: " + ", ".join(f"{n} {v:.3g}" for n, v in FIXED.items())
     text = (f"The GPU step model (advisor/predict/gpu.py) fitted {dt.date.today().isoformat()} on a machine "
-            "without a GPU to three sets at once, and scored on each row with constants fitted without it.\n\n"
+            "without a GPU to four sets at once, and scored on each row with constants fitted without it.\n\n"
             "**Steady-state steps measured** on "
             + "; ".join(f"one {sw['env']['gpu']} (torch {sw['env']['torch']}, host {sw['env']['cpu_model']} with "
                         f"{sw['env']['cpus']} vCPUs; {name})" for name, sw in sweeps)
             + ", each step timed over a window between two synchronisations. Left out: the row's model.\n\n"
             + swept_table
             + f"\n\nLeft out (leave-one-model-out): {_summary(swept_err)} steps. Fitted: {_summary(swept_fit)}."
-            + by_gpu + "\n\n" + scaled_text + published_text
+            + by_gpu + "\n\n" + evals_text + scaled_text + published_text
             + f"Constants fitted to all rows (advisor.predict.gpu.DEFAULT_GPU_EFFICIENCY): {constants}.\n")
     Path(args.out).write_text(text)
     print(text)

@@ -14,7 +14,8 @@ ops, fast GPUs), the device where they are large.
   cost. The optimizer runs as PyTorch's multi-tensor ("foreach") kernels.
 - Host: a cost per dispatched op, per trained parameter tensor (its gradient's ops and autograd
   nodes, zero_grad, the optimizer's lists) and per step; autocast adds cast ops per forward
-  matmul and convolution.
+  matmul and convolution. An evaluation pass has its own cost per op (every op is a forward
+  op, issued from Python) and overlaps host and device more fully than a training step.
 
 The constants (`Efficiency`) are fitted by benchmarks/gpu_step_model.py to steady-state training
 steps measured on an H200 and to published ResNet-50 throughputs, and scored leave-one-model-out
@@ -58,20 +59,26 @@ class Efficiency:
     # host time per trained parameter tensor beyond its ops: its gradient's autograd node,
     # zero_grad, the optimizer's bookkeeping
     host_tensor_s: float = 0.0
+    # an evaluation pass (forward only, no_grad): host time per op, each issued from a Python
+    # module's forward (None: host_op_s), and the soft maximum's exponent: a forward-only pass
+    # overlaps host and device almost fully (None: overlap)
+    host_eval_op_s: float | None = None
+    eval_overlap: float | None = None
     source: str = ""
 
 
 # Fitted by benchmarks/gpu_step_model.py to steady-state steps measured on an H200 (7 models,
-# batch 16-256, 128-320 px, four precisions) and to published throughputs (ResNet-50 on 8 GPUs,
-# EfficientNet-B0 and ResNeXt-101 on A100 and V100);
-# benchmarks/results/gpu_step_model.md scores each row with constants fitted without its model or
-# GPU. host_op_s and kernel_s are set, not fitted (the sweep cannot tell them from the per-tensor
-# and per-step costs). The host figures are the H200 machine's (a 16-vCPU Xeon); other hosts are
-# assumed alike.
+# batch 16-256, 128-320 px, four precisions), to published throughputs (ResNet-50 on 8 GPUs,
+# EfficientNet-B0 and ResNeXt-101 on A100 and V100) and to the validation passes of the H200's
+# and H100's reference profiles; benchmarks/results/gpu_step_model.md scores each row with
+# constants fitted without its model or GPU. host_op_s and kernel_s are set, not fitted (the
+# sweep cannot tell them from the per-tensor and per-step costs). The host figures are the H200
+# machine's (a 16-vCPU Xeon); other hosts are assumed alike.
 DEFAULT_GPU_EFFICIENCY = Efficiency(
-    conv_tensor=0.231, half_conv_tensor=0.626, matmul_tensor=1.0, simt=0.698, depthwise=0.0209,
-    half_depthwise=0.069, memory=0.605, half_intensity=0.0, kernel_s=2e-6, host_op_s=5e-6, host_step_s=1.51e-3,
-    host_tensor_s=71.5e-6, overlap=1.89, cast_ops=28.8, nchw_transpose=2.01,
+    conv_tensor=0.240, half_conv_tensor=0.581, matmul_tensor=1.0, simt=0.694, depthwise=0.0214,
+    half_depthwise=0.0641, memory=0.621, half_intensity=0.0, kernel_s=2e-6, host_op_s=5e-6, host_step_s=1.48e-3,
+    host_tensor_s=79.3e-6, overlap=1.82, cast_ops=18.8, nchw_transpose=2.16, host_eval_op_s=31.5e-6,
+    eval_overlap=10.5,
     source="step model fitted to an H200's steady-state steps and published throughputs")
 # Where measured times fell around the predictions (docs/method.md).
 GPU_BAND = (0.6, 1.75)
@@ -193,13 +200,21 @@ def gpu_phase(cost: PhaseCost, spec: GpuSpec, precision: str, eff: Efficiency, *
         launches += kernels - cost.stages.optimizer
         tensors = cost.stages.tensors
     kernels = launches * eff.kernel_s
-    host = eff.host_op_s * dispatched
     if training:
-        host += eff.host_step_s + eff.host_tensor_s * tensors
+        host = eff.host_op_s * dispatched + eff.host_step_s + eff.host_tensor_s * tensors
+        overlap = eff.overlap
+    else:  # autocast's casts are issued from C++, at the cost of any op
+        host = eval_op_seconds(eff) * (dispatched - cast_ops) + eff.host_op_s * cast_ops
+        overlap = eff.overlap if eff.eval_overlap is None else eff.eval_overlap
     device = compute + memory + kernels
     top = max(host, device)
-    seconds = top * ((host / top) ** eff.overlap + (device / top) ** eff.overlap) ** (1 / eff.overlap) if top else 0.0
+    seconds = top * ((host / top) ** overlap + (device / top) ** overlap) ** (1 / overlap) if top else 0.0
     return StepParts(compute, memory, kernels, host, seconds)
+
+
+def eval_op_seconds(eff: Efficiency) -> float:
+    """Host time per op of an evaluation pass."""
+    return eff.host_op_s if eff.host_eval_op_s is None else eff.host_eval_op_s
 
 
 # multi_tensor_apply (ATen/native/cuda/MultiTensorApply.cuh) launches a kernel when a launch's

@@ -184,6 +184,24 @@ def test_each_trained_parameter_tensor_costs_host_time_of_its_own():
     assert gpu_phase(phase(110), A100, "fp32", per_tensor, training=False).host_s == 0.0
 
 
+def test_an_evaluation_pass_has_its_own_host_cost_per_op_and_overlaps_host_and_device_more_fully():
+    # 0.01 s of device work and 1000 ops: at 10 µs an op, 0.01 s of host
+    cost = PhaseCost((OpBin("conv", 10, 78e12 * 0.01, 1e6, 1), OpBin("memory", -4, 0.0, 0.0, 999)))
+    soft = Efficiency(**{**EFF.__dict__, "overlap": 2.0})
+    forward = Efficiency(**{**soft.__dict__, "host_eval_op_s": 3e-5, "eval_overlap": 1e6})
+    # a training step: 10 µs an op and the soft maximum, whatever the evaluation constants
+    train = gpu_phase(cost, A100, "fp32", forward)
+    assert train.host_s == pytest.approx(0.01) and train.seconds == pytest.approx(0.01 * 2 ** 0.5)
+    # an evaluation pass: 30 µs an op (0.03 s), a hard maximum: the host's 0.03 s
+    evaluation = gpu_phase(cost, A100, "fp32", forward, training=False)
+    assert evaluation.host_s == pytest.approx(0.03) and evaluation.seconds == pytest.approx(0.03)
+    # autocast's casts, issued from C++, cost what any op does
+    cast = gpu_phase(cost, A100, "amp-bf16", forward, cast_ops=100, training=False)
+    assert cast.host_s == pytest.approx(0.03 + 100 * 1e-5)
+    # without evaluation constants, an evaluation pass is costed as a training step's ops are
+    assert gpu_phase(cost, A100, "fp32", soft, training=False).seconds == pytest.approx(0.01 * 2 ** 0.5)
+
+
 @pytest.mark.parametrize("precision, share", [("fp32", 0.02), ("tf32", 0.02), ("amp-bf16", 0.5)])
 def test_depthwise_convolutions_run_without_tensor_cores_at_their_own_share_of_the_fp32_peak(precision, share):
     assert compute_path(A100, "depthwise", precision)[0].name == "fp32"
