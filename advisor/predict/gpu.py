@@ -79,7 +79,8 @@ DEFAULT_GPU_EFFICIENCY = Efficiency(
     half_depthwise=0.0641, memory=0.621, half_intensity=0.0, kernel_s=2e-6, host_op_s=5e-6, host_step_s=1.48e-3,
     host_tensor_s=79.3e-6, overlap=1.82, cast_ops=18.8, nchw_transpose=2.16, host_eval_op_s=31.5e-6,
     eval_overlap=10.5,
-    source="step model fitted to an H200's steady-state steps and published throughputs")
+    source="step model fitted to GPU steps and validation passes measured on an H200 and an H100, and "
+           "published throughputs")
 # Where measured times fell around the predictions (docs/method.md).
 GPU_BAND = (0.6, 1.75)
 

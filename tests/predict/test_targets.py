@@ -100,6 +100,8 @@ def test_a_gpu_option_says_how_long_a_step_takes_and_what_bounds_it():
                      local=make_calibration(), vcpus=None, decode_images_per_s=None)
     (basis,) = [n.text for n in e.notes if n.code == "gpu-basis"]
     assert "ms, " in basis and "-bound (device " in basis and "µs" in basis
+    # the validation pass's step too, with its own host cost per op
+    assert "a validation step of " in basis and f"({1e6 * DEFAULT_GPU_EFFICIENCY.host_eval_op_s:.0f} µs per op)" in basis
     assert e.bottleneck in ("compute", "memory", "overhead")
 
 
