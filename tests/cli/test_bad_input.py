@@ -221,8 +221,22 @@ def test_ctrl_c_during_profile_keeps_the_profile_there_was(workspace, after_s):
     (line,) = [ln for ln in err.splitlines() if ln.strip()]
     assert line.startswith("advisor: interrupted (profiling stopped at ") and "nothing was saved" in line
     assert snapshot(root) == before
-    leftovers = subprocess.run(["pgrep", "-f", "advisor.measure"], capture_output=True, text=True).stdout
-    assert leftovers.strip() == ""
+    assert _measuring_with(env["ADVISOR_DATA_DIR"]) == []
+
+
+def _measuring_with(data_dir: str) -> list[int]:
+    """Measurement processes still running that were started for `data_dir` (the children run in
+    sessions of their own, so they are found by command line and environment, not by group)."""
+    found = subprocess.run(["pgrep", "-f", "advisor.measure"], capture_output=True, text=True).stdout.split()
+    ours = []
+    for pid in found:
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue  # ended meanwhile, or not ours to read
+        if f"ADVISOR_DATA_DIR={data_dir}".encode() in environ:
+            ours.append(int(pid))
+    return ours
 
 
 @pytest.mark.slow
