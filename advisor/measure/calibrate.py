@@ -155,6 +155,10 @@ def calibrate(workload: Workload, device: str, budget_s: float = 60.0,
                     notes=tuple(notes) + c.notes) for c in cals]
 
 
+# a spot calibration's hard stop, in multiples of its limit: past the limit but not by much
+HARD_STOP_SHARE = 1.5
+
+
 def calibrate_in_fresh_process(workload: Workload, device: str, budget_s: float = 60.0,
                                 progress: Progress | None = None,
                                 step_cost: StepCost | None = None,
@@ -178,9 +182,6 @@ def calibrate_in_fresh_process(workload: Workload, device: str, budget_s: float 
             "--no-calibrate to scale from the profile instead.", code="calibration-too-long") from None
     return [replace(Calibration.from_dict(d), step_cost=step_cost) for d in dicts]
 
-
-# a spot calibration's hard stop, in multiples of its limit: past the limit but not by much
-HARD_STOP_SHARE = 1.5
 
 
 def _calibrate_request(workload: dict, device: str, deadline_unix_s: float,
