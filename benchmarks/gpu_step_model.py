@@ -6,7 +6,8 @@ resnet34 at batch 16-256 and 128-320 px, fp32-strict and amp-fp16, a frozen-body
 timed over 30 steps between two synchronisations) and the published ResNet-50 throughputs of
 benchmarks/data/public_resnet50.toml (8 GPUs, batch 128-1280) and public_other_models.toml
 (EfficientNet-B0 and ResNeXt-101 on A100 and V100), and the validation passes the reference
-profiles' calibrations timed (advisor/cloud/data/measured/: 19 on an H200 and an H100). Each
+profiles' calibrations timed (advisor/cloud/data/measured/: 19 on an H200 and an H100); timm's
+RTX 3090 table (public_timm_rtx3090.toml) is scored, never fitted. Each
 workload's work is counted here on the meta device (no GPU needed), the step model
 (advisor.predict.gpu) is fitted to all rows, and then once for each measured model and each
 public GPU left out: every row is scored by constants fitted without it. Writes
@@ -100,6 +101,23 @@ def public_rows(catalog, name: str) -> list[Row]:
                        batch=batch, precision=precision, phase="train", step_s=batch / point[key],
                        channels_last=key in point.get("channels_last", []))
             rows.append(Row(row, counted[model, size, precision].at_batch(batch), catalog.gpus[point["gpu"]]))
+    return rows
+
+
+# published throughputs scored, never fitted: (file, what the table calls them)
+SCORED_ONLY = (("public_timm_rtx3090.toml", "timm's RTX 3090 training benchmark"),)
+
+
+def scored_only_rows(name: str, catalog) -> list[Row]:
+    """A table of many models' AMP training throughputs on one GPU (benchmarks/data/`name`)."""
+    data = tomllib.loads((ROOT / "data" / name).read_text())
+    rows = []
+    for point in data["point"]:
+        model, size, batch = point["model"], point.get("image_size", 224), point["batch"]
+        cost = count_step(model, 1000, size, 128, "amp-fp16").at_batch(batch)
+        row = dict(model=model, gpu=point["gpu"], source=point.get("timm", ""), size=size, batch=batch,
+                   precision="amp-fp16", phase="train", step_s=batch / point["amp"])
+        rows.append(Row(row, cost, catalog.gpus[point["gpu"]]))
     return rows
 
 
@@ -362,9 +380,13 @@ def main(argv=None) -> int:
         for gpu in sorted({r.row["gpu"] for r in swept}):
             e = fit([r for r in rows if not (r in swept and r.row["gpu"] == gpu)])
             gpu_held.update({id(r): r.seconds(e) for r in swept if r.row["gpu"] == gpu})
+    gpu_without = {}
     for gpu in sorted({r.row["gpu"] for r in public}):
-        e = fit([r for r in rows if r.row.get("gpu") != gpu])
+        e = gpu_without[gpu] = fit([r for r in rows if r.row.get("gpu") != gpu])
         held.update({id(r): r.seconds(e) for r in public if r.row["gpu"] == gpu})
+    scored = {name: scored_only_rows(name, catalog) for name, _ in SCORED_ONLY}
+    for part in scored.values():  # by constants fitted without their GPU, where it was fitted at all
+        held.update({id(r): r.seconds(gpu_without.get(r.row["gpu"], overall)) for r in part})
 
     def table(part: list[Row], first: str, label, timed: bool = False) -> tuple[str, list[float], list[float]]:
         body, errors, fitted_errors = [], [], []
@@ -413,6 +435,14 @@ def main(argv=None) -> int:
                   "2026-11-26; forward only under no_grad, each step synchronised). Left out: the row's model.\n\n"
                   + evals_table + f"\n\nLeft out (leave-one-model-out): {_summary(evals_err)} passes. "
                   f"Fitted: {_summary(evals_fit)}.\n\n") if evals else ""
+    for name, what in SCORED_ONLY:
+        part_table, part_err, _ = table(scored[name], "model (timm's name)",
+                                        lambda r: f"{r.row['model']} ({r.row['source']}) on {r.spec.name}")
+        published_text += (f"**Published, scored but never fitted: {what}** (benchmarks/data/{name}; each step "
+                           "synchronised, AMP on NCHW tensors, the largest batch that fitted). Predicted by the "
+                           "constants fitted without the GPU; \"fitted ms\" by those fitted to all rows, which "
+                           "did not include these.\n\n" + part_table
+                           + f"\n\nNever fitted, the GPU left out: {_summary(part_err)} points.\n\n")
     scaled_text = same_gpu_scaling(swept, without)
     constants = ", ".join(f"{n} {getattr(overall, n):.3g}" for n in FITTED) \
         + "; set: " + ", ".join(f"{n} {v:.3g}" for n, v in FIXED.items())

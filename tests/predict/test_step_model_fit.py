@@ -40,3 +40,22 @@ def test_the_fit_evaluates_the_products_step_model(step_model_fit, model, precis
         r = step_model_fit.Row(row, cost, load_catalog().gpus[gpu])
         for eff in (DEFAULT_GPU_EFFICIENCY, step_model_fit.NEUTRAL):
             r.check(eff)  # asserts equality with advisor.predict.gpu.gpu_steps, step and host
+
+
+def test_the_published_tables_name_torchvision_models_and_catalog_gpus():
+    # what the fit counts must build (torchvision's names, or a `module:callable` of its own) and
+    # run on a GPU the catalog has
+    import tomllib
+
+    import torchvision
+
+    from advisor.cloud.catalog import load_catalog
+
+    known = set(torchvision.models.list_models())
+    gpus = load_catalog().gpus
+    for name in ("public_resnet50.toml", "public_other_models.toml", "public_timm_rtx3090.toml"):
+        for point in tomllib.loads((ROOT / "benchmarks" / "data" / name).read_text())["point"]:
+            model = point.get("model", "resnet50")
+            assert model in known or ":" in model, (name, point)
+            assert point["gpu"] in gpus, (name, point)
+            assert point.get("amp", 1) > 0 and point.get("fp32", 1) > 0, (name, point)
