@@ -113,11 +113,15 @@ def scored_only_rows(name: str, catalog) -> list[Row]:
     data = tomllib.loads((ROOT / "data" / name).read_text())
     rows = []
     for point in data["point"]:
-        model, size, batch = point["model"], point.get("image_size", 224), point["batch"]
-        cost = count_step(model, 1000, size, 128, "amp-fp16").at_batch(batch)
-        row = dict(model=model, gpu=point["gpu"], source=point.get("timm", ""), size=size, batch=batch,
-                   precision="amp-fp16", phase="train", step_s=batch / point["amp"])
-        rows.append(Row(row, cost, catalog.gpus[point["gpu"]]))
+        model, size = point["model"], point.get("image_size", 224)
+        counted = count_step(model, 1000, size, 128, "amp-fp16")
+        for key, batch_key, nhwc in (("amp", "batch", False), ("amp_nhwc", "batch_nhwc", True)):
+            if key not in point:
+                continue
+            batch = point[batch_key]
+            row = dict(model=model, gpu=point["gpu"], source=point.get("timm", ""), size=size, batch=batch,
+                       precision="amp-fp16", phase="train", step_s=batch / point[key], channels_last=nhwc)
+            rows.append(Row(row, counted.at_batch(batch), catalog.gpus[point["gpu"]]))
     return rows
 
 
@@ -439,7 +443,8 @@ def main(argv=None) -> int:
         part_table, part_err, _ = table(scored[name], "model (timm's name)",
                                         lambda r: f"{r.row['model']} ({r.row['source']}) on {r.spec.name}")
         published_text += (f"**Published, scored but never fitted: {what}** (benchmarks/data/{name}; each step "
-                           "synchronised, AMP on NCHW tensors, the largest batch that fitted). Predicted by the "
+                           "synchronised, AMP on NCHW tensors and channels_last, the largest batch that fitted). "
+                           "Predicted by the "
                            "constants fitted without the GPU; \"fitted ms\" by those fitted to all rows, which "
                            "did not include these.\n\n" + part_table
                            + f"\n\nNever fitted, the GPU left out: {_summary(part_err)} points.\n\n")
