@@ -38,7 +38,7 @@ from advisor.model.profile import Profile
 from advisor.model.units import money
 from advisor.model.workload import Workload
 from advisor.predict.gpu import DEFAULT_GPU_EFFICIENCY, Efficiency
-from advisor.predict.local import Estimator, closest_calibration
+from advisor.predict.local import Estimator, closest_calibration, profiled_gpu
 from advisor.predict.targets import cpu_estimate, gpu_estimate
 
 
@@ -90,7 +90,7 @@ def advise(profile: Profile, workload: Workload, catalog: Catalog, *, providers=
     training: only offers with that many GPUs, on `nodes` machines each. Without `gpus`, every
     offer is predicted with all its GPUs. `global_batch` fixes the global batch (per-GPU batch =
     global / GPUs); otherwise the workload's batch is per GPU."""
-    estimator = estimator or Estimator(profile, gpu=gpu_for_device_name(catalog.gpus, profile.device_name))
+    estimator = estimator or Estimator(profile, gpu=profiled_gpu(profile, catalog.gpus))
     workload = estimator.resolve(workload)
     providers = check_providers(providers)
     specs = [catalog.gpu(t) for t in targets]  # unknown names fail before any estimate

@@ -26,7 +26,7 @@ from advisor.app.profiling import (
     spot_calibration_seconds,
     stale_counts,
 )
-from advisor.cloud.catalog import gpu_for_device_name, load_catalog
+from advisor.cloud.catalog import load_catalog
 from advisor.errors import Interrupted, RuntimeFailure, UsageError
 from advisor.model.estimate import Estimate
 from advisor.model.parallel import DataParallel
@@ -125,7 +125,7 @@ class Estimator(local.Estimator):
 
     def __init__(self, profile: Profile, count=None, gpu=None, catalog=None):
         if gpu is None and profile.device.startswith("cuda"):
-            gpu = gpu_for_device_name((catalog or load_catalog()).gpus, profile.device_name)
+            gpu = local.profiled_gpu(profile, (catalog or load_catalog()).gpus)
         super().__init__(profile, count or _count_step, gpu=gpu)
 
 

@@ -183,7 +183,6 @@ def calibrate_in_fresh_process(workload: Workload, device: str, budget_s: float 
     return [replace(Calibration.from_dict(d), step_cost=step_cost) for d in dicts]
 
 
-
 def _calibrate_request(workload: dict, device: str, deadline_unix_s: float,
                        progress: Progress, max_seconds: float | None = None) -> list[dict]:
     budget_s = max(3.0, deadline_unix_s - time.time())

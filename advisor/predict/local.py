@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from advisor.cloud.catalog import GpuSpec
+from advisor.cloud.catalog import GpuSpec, gpu_for_device_name
 from advisor.errors import RuntimeFailure, UsageError
 from advisor.model.calibration import Calibration, CalibrationKey
 from advisor.model.cost import PhaseCost, StepCost
@@ -60,6 +60,12 @@ def scale_factors(ref: Calibration, target: StepCost, op_overhead_s: float,
     }
 
 
+def profiled_gpu(profile: Profile, gpus: dict[str, GpuSpec]) -> GpuSpec | None:
+    """The catalog's entry for the GPU a profile was measured on; None for a CPU profile or a
+    GPU the catalog lacks."""
+    return gpu_for_device_name(gpus, profile.device_name) if profile.device.startswith("cuda") else None
+
+
 # a host that took this share of the measured step to issue it may have waited on a full launch
 # queue, unless the profiler saw the device idle for more than the rest
 HOST_WAITED_SHARE = 0.9
@@ -86,9 +92,10 @@ def host_speed(ref: Calibration, spec: GpuSpec, eff: Efficiency) -> float | None
 
 
 def with_host_speed(eff: Efficiency, factor: float) -> Efficiency:
-    """The step model's constants with a host `factor` times slower."""
+    """The step model's constants with a host `factor` times slower (evaluation passes too)."""
     return replace(eff, host_op_s=eff.host_op_s * factor, host_step_s=eff.host_step_s * factor,
-                   host_tensor_s=eff.host_tensor_s * factor)
+                   host_tensor_s=eff.host_tensor_s * factor,
+                   host_eval_op_s=None if eff.host_eval_op_s is None else eff.host_eval_op_s * factor)
 
 
 def gpu_scale_factors(ref: Calibration, target: StepCost, workload: Workload, spec: GpuSpec,

@@ -216,3 +216,14 @@ def test_a_gpu_calibration_fits_by_its_steady_peak_not_its_autotuning_workspace(
     assert "10.0 GiB" in text and ("Memory: resnet34 224px batch 64 fp32 held 20.0 GiB at most in its first steps "
                                    "(cuDNN's autotuning workspace, taken only while memory is free), 10.0 GiB training"
                                    in text)
+
+
+def test_a_slower_host_issues_every_kind_of_step_slower():
+    from advisor.predict.gpu import DEFAULT_GPU_EFFICIENCY
+    from advisor.predict.local import with_host_speed
+
+    slow = with_host_speed(DEFAULT_GPU_EFFICIENCY, 2.0)
+    for name in ("host_op_s", "host_step_s", "host_tensor_s", "host_eval_op_s"):
+        assert getattr(slow, name) == pytest.approx(2 * getattr(DEFAULT_GPU_EFFICIENCY, name)), name
+    # the device's side is the GPU's, whatever the host
+    assert slow.conv_tensor == DEFAULT_GPU_EFFICIENCY.conv_tensor and slow.overlap == DEFAULT_GPU_EFFICIENCY.overlap
