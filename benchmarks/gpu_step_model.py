@@ -3,16 +3,17 @@
 Reads sweeps of steady-state steps measured on GPUs (default: benchmarks/data/
 h200-sweep-2026-11-26.json: 7 torchvision models in fp32 and amp-bf16 at batch 64 / 224 px,
 resnet34 at batch 16-256 and 128-320 px, fp32-strict and amp-fp16, a frozen-body step; each
-timed over 30 steps between two synchronisations) and the published ResNet-50 throughputs of
-benchmarks/data/public_resnet50.toml (8 GPUs, batch 128-1280) and public_other_models.toml
-(EfficientNet-B0 and ResNeXt-101 on A100 and V100), and the validation passes the reference
-profiles' calibrations timed (advisor/cloud/data/measured/: 19 on an H200 and an H100); timm's
-RTX 3090 table (public_timm_rtx3090.toml) is scored, never fitted. Each
-workload's work is counted here on the meta device (no GPU needed), the step model
-(advisor.predict.gpu) is fitted to all rows, and then once for each measured model and each
-public GPU left out: every row is scored by constants fitted without it. Writes
-benchmarks/results/gpu_step_model.md. About 3 minutes on 2 cores; needs scipy
-(`pip install -e .[bench]`).
+timed over 30 steps between two synchronisations), the published training throughputs of
+benchmarks/data/public_resnet50.toml (ResNet-50 on 8 GPUs, batch 128-1280) and
+public_other_models.toml (EfficientNet-B0/B4 and ResNeXt-101 on A100 and V100), timm's inference
+throughputs on an RTX 4090 and an RTX 3090 (public_timm_inference.toml: 21 models' forward
+passes, as validation runs them), and the validation passes the reference profiles' calibrations
+timed (advisor/cloud/data/measured/: 19 on an H200 and an H100); timm's RTX 3090 training table
+(public_timm_rtx3090.toml) is scored, never fitted. Each workload's work is counted here on the
+meta device (no GPU needed), the step model (advisor.predict.gpu) is fitted to all rows, and
+then once for each measured model and each public GPU left out: every row is scored by
+constants fitted without it. Writes benchmarks/results/gpu_step_model.md. About 5 minutes on 2
+cores; needs scipy (`pip install -e .[bench]`).
 
     python benchmarks/gpu_step_model.py [--sweep FILE [FILE ...]]   # several: each GPU left out too
 """
@@ -45,6 +46,7 @@ from advisor.predict.gpu import (
     eval_op_seconds,
     foreach_optimizer,
     gpu_steps,
+    memory_share,
 )
 from advisor.predict.local import HOST_WAITED_SHARE
 from advisor.render.text import markdown_table
@@ -53,6 +55,10 @@ ROOT = Path(__file__).resolve().parent
 FITTED = ("conv_tensor", "half_conv_tensor", "matmul_tensor", "simt", "depthwise", "half_depthwise", "memory",
           "half_intensity", "host_step_s", "host_tensor_s", "overlap", "cast_ops", "nchw_transpose",
           "host_eval_op_s", "eval_overlap")
+# fitted to every evaluation pass once the rest is fitted: published forward passes (bound by the
+# device) tell how an evaluation pass's kernels run, not how a training step's do (timm's 63 rows
+# on two GeForce cards would otherwise pull the training step's shares towards those cards)
+EVAL_FITTED = ("eval_memory",)
 OVERLAPS = ("overlap", "eval_overlap")  # exponents: above 1
 # Set, not fitted: the sweep's host time follows the trained parameter tensors (each with its
 # gradient's ops) and cannot tell a cost per op apart from them; an op costs about a dispatch
@@ -61,7 +67,7 @@ OVERLAPS = ("overlap", "eval_overlap")  # exponents: above 1
 FIXED = {"host_op_s": 5e-6, "kernel_s": 2e-6}
 # peaks are not exceeded; counted bytes overstate what fused, cached kernels move, hence memory above 1
 UPPER = {"conv_tensor": 1.0, "half_conv_tensor": 1.0, "matmul_tensor": 1.0, "simt": 1.0, "depthwise": 1.0,
-         "half_depthwise": 1.0, "memory": 2.0}
+         "half_depthwise": 1.0, "memory": 2.0, "eval_memory": 2.0}
 
 
 def load_rows(sweep: dict) -> list[dict]:
@@ -82,13 +88,11 @@ def _phase(row: dict, cost, spec, eff: Efficiency):
     return gpu_steps(cost, spec, row["precision"], eff, channels_last=row.get("channels_last", False))[row["phase"]]
 
 
-PUBLIC = ("public_resnet50.toml", "public_other_models.toml")
-
-
 def public_rows(catalog, name: str) -> list[Row]:
     """Published single-GPU training throughputs (benchmarks/data/`name`) as steps: ResNet-50
     unless a point names its model."""
     data = tomllib.loads((ROOT / "data" / name).read_text())
+    phase = data.get("phase", "train")
     counted = {}
     rows = []
     for point in data["point"]:
@@ -98,30 +102,36 @@ def public_rows(catalog, name: str) -> list[Row]:
             if (model, size, precision) not in counted:
                 counted[model, size, precision] = count_step(model, 1000, size, 128, precision)
             row = dict(model=model, gpu=point["gpu"], source=point["source"].split(" (")[0], size=size,
-                       batch=batch, precision=precision, phase="train", step_s=batch / point[key],
+                       batch=batch, precision=precision, phase=phase, step_s=batch / point[key],
                        channels_last=key in point.get("channels_last", []))
             rows.append(Row(row, counted[model, size, precision].at_batch(batch), catalog.gpus[point["gpu"]]))
     return rows
 
 
-# published throughputs scored, never fitted: (file, what the table calls them)
-SCORED_ONLY = (("public_timm_rtx3090.toml", "timm's RTX 3090 training benchmark"),)
+# published throughputs scored, never fitted: (file, what the table calls them, how they were timed)
+SCORED_ONLY = (
+    ("public_timm_rtx3090.toml", "timm's RTX 3090 training benchmark",
+     "each step synchronised, AMP on NCHW tensors and channels_last, the largest batch that fitted"),
+)
 
 
-def scored_only_rows(name: str, catalog) -> list[Row]:
-    """A table of many models' AMP training throughputs on one GPU (benchmarks/data/`name`)."""
+def timm_rows(catalog, name: str) -> list[Row]:
+    """A table of many models' AMP throughputs from timm's benchmark (benchmarks/data/`name`):
+    training steps, or forward passes where the file's `phase` is "eval"."""
     data = tomllib.loads((ROOT / "data" / name).read_text())
-    rows = []
+    phase = data.get("phase", "train")
+    counted, rows = {}, []
     for point in data["point"]:
         model, size = point["model"], point.get("image_size", 224)
-        counted = count_step(model, 1000, size, 128, "amp-fp16")
+        if (model, size) not in counted:
+            counted[model, size] = count_step(model, 1000, size, 128, "amp-fp16")
         for key, batch_key, nhwc in (("amp", "batch", False), ("amp_nhwc", "batch_nhwc", True)):
             if key not in point:
                 continue
             batch = point[batch_key]
-            row = dict(model=model, gpu=point["gpu"], source=point.get("timm", ""), size=size, batch=batch,
-                       precision="amp-fp16", phase="train", step_s=batch / point[key], channels_last=nhwc)
-            rows.append(Row(row, counted.at_batch(batch), catalog.gpus[point["gpu"]]))
+            row = dict(model=model, gpu=point["gpu"], source=f"timm {point['timm']}", size=size, batch=batch,
+                       precision="amp-fp16", phase=phase, step_s=batch / point[key], channels_last=nhwc)
+            rows.append(Row(row, counted[model, size].at_batch(batch), catalog.gpus[point["gpu"]]))
     return rows
 
 
@@ -143,9 +153,27 @@ def reference_eval_rows(catalog) -> list[Row]:
     return rows
 
 
+# published throughputs fitted and scored each GPU left out: (file, what the table calls them,
+# how they were measured, how the file is read)
+PUBLIC = (
+    ("public_resnet50.toml", "ResNet-50 training throughputs", "optimised containers, the source's batch",
+     public_rows),
+    ("public_other_models.toml", "other models' training throughputs", "optimised containers, the source's batch",
+     public_rows),
+    ("public_dle_inference.toml", "inference throughputs of EfficientNet-B0 and B4, as validation passes",
+     "forward only under no_grad, FP32/TF32 on NCHW tensors and AMP on channels_last, batch 128-256", public_rows),
+    ("public_timm_inference.toml", "inference throughputs of 21 models on two GeForce cards, as validation passes",
+     "timm's benchmark on an RTX 4090 and an RTX 3090: forward only under no_grad, each step synchronised, AMP on "
+     "NCHW tensors and (RTX 3090) channels_last, batch 1024 where it fitted", timm_rows),
+)
+
+
 def published_rows(catalog) -> dict[str, list[Row]]:
-    """Every published throughput (PUBLIC), by the file it comes from."""
-    return {name: public_rows(catalog, name) for name in PUBLIC}
+    """Every published throughput that is fitted (PUBLIC), by the file it comes from."""
+    out = {name: read(catalog, name) for name, _, _, read in PUBLIC}
+    for r in (r for part in out.values() for r in part):
+        r.eval_only = not r.training  # published forward passes: the evaluation constants alone
+    return out
 
 
 class Row:
@@ -154,6 +182,7 @@ class Row:
 
     def __init__(self, row: dict, cost, spec):
         self.row, self.cost, self.spec, self.measured = row, cost, spec, row["step_s"]
+        self.eval_only = False  # fitted only for the evaluation constants (EVAL_FITTED)
         nhwc = row.get("channels_last", False)
         phase = getattr(cost, row["phase"])
         kept = [b for b in phase.bins if b.flops > 0 or b.bytes > 0]
@@ -205,7 +234,8 @@ class Row:
         intensity = np.where(self.bytes > 0, self.flops / np.maximum(self.bytes, 1e-30), np.inf)
         rate = rate * np.where(self.compute & (self.bytes > 0), intensity / (intensity + e.half_intensity), 1.0)
         arithmetic = self.flops / rate
-        traffic = self.bytes * (1 + e.nchw_transpose * (self.transposed & ~simt)) / (self.bandwidth * e.memory)
+        traffic = self.bytes * (1 + e.nchw_transpose * (self.transposed & ~simt)) \
+            / (self.bandwidth * memory_share(e, self.training))
         device = float(np.maximum(arithmetic, traffic).sum() + self.launches * e.kernel_s)
         host = self.host(e)
         p = e.overlap if self.training or e.eval_overlap is None else e.eval_overlap
@@ -225,24 +255,26 @@ NEUTRAL = Efficiency(conv_tensor=0.5, half_conv_tensor=0.5, matmul_tensor=0.5, s
                      source=DEFAULT_GPU_EFFICIENCY.source, **FIXED)
 
 
-def to_eff(x) -> Efficiency:
-    """Parameters from unbounded numbers: efficiencies below their caps, the rest positive, the
-    overlap exponent above 1."""
+def to_eff(x, names=FITTED, base: Efficiency = NEUTRAL) -> Efficiency:
+    """`base` with `names` set from unbounded numbers: efficiencies below their caps, the rest
+    positive, the overlap exponents above 1."""
     values = {}
-    for name, v in zip(FITTED, np.clip(x, -40.0, 40.0)):
+    for name, v in zip(names, np.clip(x, -40.0, 40.0)):
         if name in UPPER:
             values[name] = UPPER[name] / (1 + math.exp(-v))
         elif name in OVERLAPS:
             values[name] = 1 + math.exp(v)
         else:
             values[name] = math.exp(v)
-    return dataclasses.replace(NEUTRAL, **values)
+    return dataclasses.replace(base, **values)
 
 
-def from_eff(e: Efficiency) -> list[float]:
+def from_eff(e: Efficiency, names=FITTED) -> list[float]:
     x = []
-    for name in FITTED:
+    for name in names:
         v = getattr(e, name)
+        if v is None:  # an evaluation constant not yet its own: the training step's
+            v = getattr(e, name.removeprefix("eval_"))
         if name in UPPER:
             x.append(math.log(v / (UPPER[name] - v)))
         elif name in OVERLAPS:
@@ -254,27 +286,36 @@ def from_eff(e: Efficiency) -> list[float]:
 
 def fit(rows: list[Row], starts: int = 6, seed: int = 0) -> Efficiency:
     """The constants minimising the squared log error of `rows` (their steps, and their hosts'
-    time where a sweep timed it apart): a trust-region least-squares fit
-    (scipy) from NEUTRAL and from `starts - 1` random points around it, the best kept (the
-    step's maximum of host and device leaves local minima a single start can stop in)."""
+    time where a sweep timed it apart): a trust-region least-squares fit (scipy) from NEUTRAL
+    and from `starts - 1` random points around it, the best kept (the step's maximum of host and
+    device leaves local minima a single start can stop in); then the evaluation constants
+    (EVAL_FITTED) to every evaluation pass, the eval-only rows among them, the rest held."""
+    e = _least_squares([r for r in rows if not r.eval_only], FITTED, NEUTRAL, starts, seed)
+    evals = [r for r in rows if not r.training]
+    if any(r.eval_only for r in evals):
+        e = _least_squares(evals, EVAL_FITTED, e, 1, seed)
+    return e
+
+
+def _least_squares(rows: list[Row], names, base: Efficiency, starts: int, seed: int) -> Efficiency:
     from scipy.optimize import least_squares
 
     hosts = [r for r in rows if r.host_measured]
 
     def residuals(x):
-        e = to_eff(x)
+        e = to_eff(x, names, base)
         return np.array([math.log(r.seconds(e) / r.measured) for r in rows]
                         + [math.log(r.host(e) / r.host_measured) for r in hosts])
 
     rng = np.random.default_rng(seed)
-    x0 = np.array(from_eff(NEUTRAL))
+    x0 = np.array(from_eff(base, names))
     best = None
     for k in range(starts):
         start = x0 if k == 0 else x0 + rng.normal(0.0, 1.0, len(x0))
         solution = least_squares(residuals, start, max_nfev=400)
         if best is None or solution.cost < best.cost:
             best = solution
-    return to_eff(best.x)
+    return to_eff(best.x, names, base)
 
 
 # the calibration `advisor profile` makes by default, which a GPU owner's profile holds
@@ -388,7 +429,7 @@ def main(argv=None) -> int:
     for gpu in sorted({r.row["gpu"] for r in public}):
         e = gpu_without[gpu] = fit([r for r in rows if r.row.get("gpu") != gpu])
         held.update({id(r): r.seconds(e) for r in public if r.row["gpu"] == gpu})
-    scored = {name: scored_only_rows(name, catalog) for name, _ in SCORED_ONLY}
+    scored = {name: timm_rows(catalog, name) for name, _, _ in SCORED_ONLY}
     for part in scored.values():  # by constants fitted without their GPU, where it was fitted at all
         held.update({id(r): r.seconds(gpu_without.get(r.row["gpu"], overall)) for r in part})
 
@@ -423,13 +464,12 @@ def main(argv=None) -> int:
         errors = [abs(gpu_held[id(r)] / r.measured - 1) for r in swept]
         by_gpu = f" Each GPU's sweep left out instead (leave-one-GPU-out): {_summary(errors)} steps."
     published_text = ""
-    for name, part in published.items():
-        what = "ResNet-50" if all(r.row["model"] == "resnet50" for r in part) else "other models'"
+    for name, what, how, _ in PUBLIC:
         part_table, part_err, part_fit = table(
-            part, "model on GPU (source)",
+            published[name], "model on GPU (source)",
             lambda r: f"{r.row['model'].split(':')[-1]} on {r.spec.name} ({r.row['source']})")
-        published_text += (f"**Published {what} training throughputs** (benchmarks/data/{name}; optimised "
-                           "containers, the source's batch). Left out: the row's GPU.\n\n" + part_table
+        published_text += (f"**Published {what}** (benchmarks/data/{name}; {how}). Left out: the row's GPU.\n\n"
+                           + part_table
                            + f"\n\nLeft out (leave-one-GPU-out): {_summary(part_err)} points. "
                            f"Fitted: {_summary(part_fit)}.\n\n")
     evals_table, evals_err, evals_fit = table(
@@ -439,20 +479,19 @@ def main(argv=None) -> int:
                   "2026-11-26; forward only under no_grad, each step synchronised). Left out: the row's model.\n\n"
                   + evals_table + f"\n\nLeft out (leave-one-model-out): {_summary(evals_err)} passes. "
                   f"Fitted: {_summary(evals_fit)}.\n\n") if evals else ""
-    for name, what in SCORED_ONLY:
+    for name, what, how in SCORED_ONLY:
         part_table, part_err, _ = table(scored[name], "model (timm's name)",
                                         lambda r: f"{r.row['model']} ({r.row['source']}) on {r.spec.name}")
-        published_text += (f"**Published, scored but never fitted: {what}** (benchmarks/data/{name}; each step "
-                           "synchronised, AMP on NCHW tensors and channels_last, the largest batch that fitted). "
+        published_text += (f"**Published, scored but never fitted: {what}** (benchmarks/data/{name}; {how}). "
                            "Predicted by the "
                            "constants fitted without the GPU; \"fitted ms\" by those fitted to all rows, which "
                            "did not include these.\n\n" + part_table
                            + f"\n\nNever fitted, the GPU left out: {_summary(part_err)} points.\n\n")
     scaled_text = same_gpu_scaling(swept, without)
-    constants = ", ".join(f"{n} {getattr(overall, n):.3g}" for n in FITTED) \
+    constants = ", ".join(f"{n} {getattr(overall, n):.3g}" for n in FITTED + EVAL_FITTED) \
         + "; set: " + ", ".join(f"{n} {v:.3g}" for n, v in FIXED.items())
     text = (f"The GPU step model (advisor/predict/gpu.py) fitted {dt.date.today().isoformat()} on a machine "
-            "without a GPU to four sets at once, and scored on each row with constants fitted without it.\n\n"
+            "without a GPU to five sets at once, and scored on each row with constants fitted without it.\n\n"
             "**Steady-state steps measured** on "
             + "; ".join(f"one {sw['env']['gpu']} (torch {sw['env']['torch']}, host {sw['env']['cpu_model']} with "
                         f"{sw['env']['cpus']} vCPUs; {name})" for name, sw in sweeps)

@@ -15,7 +15,8 @@ ops, fast GPUs), the device where they are large.
 - Host: a cost per dispatched op, per trained parameter tensor (its gradient's ops and autograd
   nodes, zero_grad, the optimizer's lists) and per step; autocast adds cast ops per forward
   matmul and convolution. An evaluation pass has its own cost per op (every op is a forward
-  op, issued from Python) and overlaps host and device more fully than a training step.
+  op, issued from Python), overlaps host and device more fully than a training step, and its
+  bandwidth-bound kernels, forward ones alone, move closer to what is counted.
 
 The constants (`Efficiency`) are fitted by benchmarks/gpu_step_model.py to steady-state training
 steps measured on an H200 and to published ResNet-50 throughputs, and scored leave-one-model-out
@@ -64,21 +65,27 @@ class Efficiency:
     # overlaps host and device almost fully (None: overlap)
     host_eval_op_s: float | None = None
     eval_overlap: float | None = None
+    # of the memory bandwidth, an evaluation pass's kernels bound by it (None: memory): eval-mode
+    # ops (batch norm as one affine pass, no saved activations) move about what is counted, where
+    # a training step's move more (batch statistics, backward ops rereading what they saved)
+    eval_memory: float | None = None
     source: str = ""
 
 
 # Fitted by benchmarks/gpu_step_model.py to steady-state steps measured on an H200 (7 models,
 # batch 16-256, 128-320 px, four precisions), to published throughputs (ResNet-50 on 8 GPUs,
-# EfficientNet-B0 and ResNeXt-101 on A100 and V100) and to the validation passes of the H200's
-# and H100's reference profiles; benchmarks/results/gpu_step_model.md scores each row with
-# constants fitted without its model or GPU. host_op_s and kernel_s are set, not fitted (the
-# sweep cannot tell them from the per-tensor and per-step costs). The host figures are the H200
-# machine's (a 16-vCPU Xeon); other hosts are assumed alike.
+# EfficientNet-B0/B4 and ResNeXt-101 on A100 and V100) and to the validation passes of the H200's
+# and H100's reference profiles; eval_memory then to those passes and to published forward passes
+# (EfficientNet on A100 and V100, 21 models on an RTX 4090 and an RTX 3090).
+# benchmarks/results/gpu_step_model.md scores each row with constants fitted without its model
+# or GPU. host_op_s and kernel_s are set, not fitted (the sweep cannot tell them from the
+# per-tensor and per-step costs). The host figures are the H200 machine's (a 16-vCPU Xeon);
+# other hosts are assumed alike.
 DEFAULT_GPU_EFFICIENCY = Efficiency(
-    conv_tensor=0.240, half_conv_tensor=0.581, matmul_tensor=1.0, simt=0.694, depthwise=0.0214,
-    half_depthwise=0.0641, memory=0.621, half_intensity=0.0, kernel_s=2e-6, host_op_s=5e-6, host_step_s=1.48e-3,
-    host_tensor_s=79.3e-6, overlap=1.82, cast_ops=18.8, nchw_transpose=2.16, host_eval_op_s=31.5e-6,
-    eval_overlap=10.5,
+    conv_tensor=0.241, half_conv_tensor=0.585, matmul_tensor=1.0, simt=0.689, depthwise=0.0252,
+    half_depthwise=0.0717, memory=0.624, half_intensity=0.0, kernel_s=2e-6, host_op_s=5e-6, host_step_s=1.41e-3,
+    host_tensor_s=80.8e-6, overlap=1.80, cast_ops=18.2, nchw_transpose=2.21, host_eval_op_s=31.5e-6,
+    eval_overlap=7.27, eval_memory=1.14,
     source="step model fitted to GPU steps and validation passes measured on an H200 and an H100, and "
            "published throughputs")
 # Where measured times fell around the predictions (docs/method.md).
@@ -171,7 +178,7 @@ def gpu_phase(cost: PhaseCost, spec: GpuSpec, precision: str, eff: Efficiency, *
     the per-step host cost of backward and the optimizer."""
     compute = memory = 0.0
     launches = 0
-    bandwidth = spec.memory_bandwidth_bytes_per_s * eff.memory
+    bandwidth = spec.memory_bandwidth_bytes_per_s * memory_share(eff, training)
     transposes = not channels_last and precision in HALF_PRECISIONS
     for b in cost.bins:
         if b.flops <= 0 and b.bytes <= 0:
@@ -211,6 +218,12 @@ def gpu_phase(cost: PhaseCost, spec: GpuSpec, precision: str, eff: Efficiency, *
     top = max(host, device)
     seconds = top * ((host / top) ** overlap + (device / top) ** overlap) ** (1 / overlap) if top else 0.0
     return StepParts(compute, memory, kernels, host, seconds)
+
+
+def memory_share(eff: Efficiency, training: bool) -> float:
+    """The share of the memory bandwidth that a training step's, or an evaluation pass's,
+    bandwidth-bound kernels reach."""
+    return eff.memory if training or eff.eval_memory is None else eff.eval_memory
 
 
 def eval_op_seconds(eff: Efficiency) -> float:

@@ -202,6 +202,18 @@ def test_an_evaluation_pass_has_its_own_host_cost_per_op_and_overlaps_host_and_d
     assert gpu_phase(cost, A100, "fp32", soft, training=False).seconds == pytest.approx(0.01 * 2 ** 0.5)
 
 
+def test_an_evaluation_pass_reaches_its_own_share_of_the_memory_bandwidth():
+    # 1 GB moved by elementwise kernels: bound by bandwidth on any GPU
+    cost = PhaseCost((OpBin("memory", -3, 0.0, 1e9, 10),))
+    eff = Efficiency(**{**EFF.__dict__, "memory": 0.5, "eval_memory": 0.9})
+    bandwidth = A100.memory_bandwidth_bytes_per_s
+    assert gpu_phase(cost, A100, "fp32", eff).memory_s == pytest.approx(1e9 / (0.5 * bandwidth))
+    assert gpu_phase(cost, A100, "fp32", eff, training=False).memory_s == pytest.approx(1e9 / (0.9 * bandwidth))
+    # without its own share, an evaluation pass moves memory as a training step does
+    same = Efficiency(**{**EFF.__dict__, "memory": 0.5, "eval_memory": None})
+    assert gpu_phase(cost, A100, "fp32", same, training=False).memory_s == pytest.approx(1e9 / (0.5 * bandwidth))
+
+
 @pytest.mark.parametrize("precision, share", [("fp32", 0.02), ("tf32", 0.02), ("amp-bf16", 0.5)])
 def test_depthwise_convolutions_run_without_tensor_cores_at_their_own_share_of_the_fp32_peak(precision, share):
     assert compute_path(A100, "depthwise", precision)[0].name == "fp32"

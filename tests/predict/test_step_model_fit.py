@@ -42,9 +42,9 @@ def test_the_fit_evaluates_the_products_step_model(step_model_fit, model, precis
             r.check(eff)  # asserts equality with advisor.predict.gpu.gpu_steps, step and host
 
 
-def test_the_published_tables_name_torchvision_models_and_catalog_gpus():
-    # what the fit counts must build (torchvision's names, or a `module:callable` of its own) and
-    # run on a GPU the catalog has
+def test_the_published_tables_name_torchvision_models_and_catalog_gpus(step_model_fit):
+    # what the fit counts and the scored-only tables predict must build (torchvision's names, or
+    # a `module:callable` of its own) and run on a GPU the catalog has
     import tomllib
 
     import torchvision
@@ -53,8 +53,12 @@ def test_the_published_tables_name_torchvision_models_and_catalog_gpus():
 
     known = set(torchvision.models.list_models())
     gpus = load_catalog().gpus
-    for name in ("public_resnet50.toml", "public_other_models.toml", "public_timm_rtx3090.toml"):
-        for point in tomllib.loads((ROOT / "benchmarks" / "data" / name).read_text())["point"]:
+    names = [name for name, *_ in step_model_fit.PUBLIC] + [name for name, *_ in step_model_fit.SCORED_ONLY]
+    assert "public_timm_inference.toml" in names
+    for name in names:
+        data = tomllib.loads((ROOT / "benchmarks" / "data" / name).read_text())
+        assert data.get("phase", "train") in ("train", "eval"), name
+        for point in data["point"]:
             model = point.get("model", "resnet50")
             assert model in known or ":" in model, (name, point)
             assert point["gpu"] in gpus, (name, point)
