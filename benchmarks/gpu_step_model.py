@@ -5,14 +5,15 @@ h200-sweep-2026-11-26.json: 7 torchvision models in fp32 and amp-bf16 at batch 6
 resnet34 at batch 16-256 and 128-320 px, fp32-strict and amp-fp16, a frozen-body step; each
 timed over 30 steps between two synchronisations), the published training throughputs of
 benchmarks/data/public_resnet50.toml (ResNet-50 on 8 GPUs, batch 128-1280) and
-public_other_models.toml (EfficientNet-B0/B4 and ResNeXt-101 on A100 and V100), timm's inference
-throughputs on an RTX 4090 and an RTX 3090 (public_timm_inference.toml: 21 models' forward
-passes, as validation runs them), and the validation passes the reference profiles' calibrations
-timed (advisor/cloud/data/measured/: 19 on an H200 and an H100); timm's RTX 3090 training table
-(public_timm_rtx3090.toml) is scored, never fitted. Each workload's work is counted here on the
-meta device (no GPU needed), the step model (advisor.predict.gpu) is fitted to all rows, and
-then once for each measured model and each public GPU left out: every row is scored by
-constants fitted without it. Writes benchmarks/results/gpu_step_model.md. About 5 minutes on 2
+public_other_models.toml (EfficientNet-B0/B4 and ResNeXt-101 on A100 and V100), and the
+validation passes the reference profiles' calibrations timed (advisor/cloud/data/measured/: 19
+on an H200 and an H100); then an evaluation pass's bandwidth share to those passes and to
+published forward passes, as validation runs them (public_dle_inference.toml: EfficientNet on
+A100 and V100; public_timm_inference.toml: 21 models on an RTX 4090 and an RTX 3090). timm's
+RTX 3090 training table (public_timm_rtx3090.toml) is scored, never fitted. Each workload's work
+is counted here on the meta device (no GPU needed), the step model (advisor.predict.gpu) is
+fitted to all rows, and then once for each measured model and each public GPU left out: every
+row is scored by constants fitted without it. Writes benchmarks/results/gpu_step_model.md. About 5 minutes on 2
 cores; needs scipy (`pip install -e .[bench]`).
 
     python benchmarks/gpu_step_model.py [--sweep FILE [FILE ...]]   # several: each GPU left out too
