@@ -56,10 +56,11 @@ ROOT = Path(__file__).resolve().parent
 FITTED = ("conv_tensor", "half_conv_tensor", "matmul_tensor", "simt", "depthwise", "half_depthwise", "memory",
           "half_intensity", "host_step_s", "host_tensor_s", "overlap", "cast_ops", "nchw_transpose",
           "host_eval_op_s", "eval_overlap")
-# fitted to every evaluation pass once the rest is fitted: published forward passes (bound by the
-# device) tell how an evaluation pass's kernels run, not how a training step's do (timm's 63 rows
-# on two GeForce cards would otherwise pull the training step's shares towards those cards)
-EVAL_FITTED = ("eval_memory",)
+# fitted again to every evaluation pass once the rest is fitted, with a bandwidth share of its
+# own: published forward passes (bound by the device) tell how an evaluation pass runs, not how a
+# training step does (timm's 63 rows on two GeForce cards would otherwise pull the training
+# step's shares towards those cards)
+EVAL_FITTED = ("host_eval_op_s", "eval_overlap", "eval_memory")
 OVERLAPS = ("overlap", "eval_overlap")  # exponents: above 1
 # Set, not fitted: the sweep's host time follows the trained parameter tensors (each with its
 # gradient's ops) and cannot tell a cost per op apart from them; an op costs about a dispatch
@@ -489,7 +490,7 @@ def main(argv=None) -> int:
                            "did not include these.\n\n" + part_table
                            + f"\n\nNever fitted, the GPU left out: {_summary(part_err)} points.\n\n")
     scaled_text = same_gpu_scaling(swept, without)
-    constants = ", ".join(f"{n} {getattr(overall, n):.3g}" for n in FITTED + EVAL_FITTED) \
+    constants = ", ".join(f"{n} {getattr(overall, n):.3g}" for n in dict.fromkeys(FITTED + EVAL_FITTED)) \
         + "; set: " + ", ".join(f"{n} {v:.3g}" for n, v in FIXED.items())
     text = (f"The GPU step model (advisor/predict/gpu.py) fitted {dt.date.today().isoformat()} on a machine "
             "without a GPU to five sets at once, and scored on each row with constants fitted without it.\n\n"
