@@ -493,7 +493,8 @@ def main(argv=None) -> int:
     constants = ", ".join(f"{n} {getattr(overall, n):.3g}" for n in dict.fromkeys(FITTED + EVAL_FITTED)) \
         + "; set: " + ", ".join(f"{n} {v:.3g}" for n, v in FIXED.items())
     text = (f"The GPU step model (advisor/predict/gpu.py) fitted {dt.date.today().isoformat()} on a machine "
-            "without a GPU to five sets at once, and scored on each row with constants fitted without it.\n\n"
+            "without a GPU to five sets (the evaluation pass's constants a second time, to every evaluation pass), and "
+            "scored on each row with constants fitted without it.\n\n"
             "**Steady-state steps measured** on "
             + "; ".join(f"one {sw['env']['gpu']} (torch {sw['env']['torch']}, host {sw['env']['cpu_model']} with "
                         f"{sw['env']['cpus']} vCPUs; {name})" for name, sw in sweeps)
