@@ -36,7 +36,7 @@ import pandas as pd
 from advisor import Estimator, Workload
 from advisor.advise.advice import advise
 from advisor.app.profiling import add_calibration, profile_machine
-from advisor.cloud.catalog import gpu_for_device_name, load_catalog
+from advisor.cloud.catalog import gpu_for_device_name, load_catalog, measured_profiles_dir
 from advisor.measure.training import run_training_in_fresh_process
 from advisor.render.text import markdown_table
 from advisor.store import load_profile, load_reference_profiles, save_profile
@@ -108,7 +108,7 @@ def main() -> int:
     spec = gpu_for_device_name(catalog.gpus, name) if profile.device.startswith("cuda") else None
     print(f"profiled {name} in {time.perf_counter() - t0:.0f} s", flush=True)
     others = [r for r in load_reference_profiles() if slug(r.device_name) != slug(name)]
-    reference_path = args.profile or HERE.parent / "profiles" / "measured" / f"{slug(name)}.json"
+    reference_path = args.profile or Path(str(measured_profiles_dir())) / f"{slug(name)}.json"
     if spec is not None and not args.smoke:
         save_profile(profile, reference_path, create_dirs=True)
     cpu_profile = None

@@ -13,7 +13,13 @@
 #   python benchmarks/gpu_step_model.py --sweep benchmarks/data/h200-sweep-2026-11-26.json $RESULTS/gpu_sweep_<gpu>.json
 #   python benchmarks/gpu_memory.py --sweep $RESULTS/gpu_sweep_<gpu>.json
 # Usage: benchmarks/gpu_all.sh [gpu_accuracy.py options, e.g. --quick or --cpu-profile FILE]
-# Environment: PYTHON (python3), MEASURED (advisor/cloud/data/measured), RESULTS (benchmarks/results).
+# Environment: PYTHON (python3), MEASURED (advisor/cloud/data/measured), RESULTS (benchmarks/results),
+# BUDGET_S (seconds for all of it; unset: no limit). With a budget the stages keep their order of
+# worth: the sweep takes what the others leave (RESERVE_S, 150 s: tests about 30 s, the profile
+# about 75 s), stopping before a row that would not fit, and the accuracy suite runs only with 200 s
+# left. Every stage writes as it goes, so a run cut short keeps what it measured.
+#   BUDGET_S=420 RESULTS=/tmp/gpu MEASURED=/tmp/gpu benchmarks/gpu_all.sh --quick \
+#       --cpu-profile benchmarks/data/cpu_profile_epyc-2-core.json
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -21,15 +27,24 @@ MEASURED=${MEASURED:-advisor/cloud/data/measured}
 RESULTS=${RESULTS:-benchmarks/results}
 "$PYTHON" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA GPU visible to torch')" || exit 1
 name=$("$PYTHON" -c "import re, torch; print(re.sub(r'[^a-z0-9]+', '-', torch.cuda.get_device_name(0).lower()).strip('-'))")
+BUDGET_S=${BUDGET_S:-}
+RESERVE_S=${RESERVE_S:-150}
+left() { echo $(( BUDGET_S - SECONDS )); }  # SECONDS: since the script started
 status=0
 echo "== steady-state sweep"
 mkdir -p "$RESULTS"
-"$PYTHON" benchmarks/gpu_sweep.py --out "$RESULTS/gpu_sweep_${name}.json" || status=1
+budget=()
+[ -n "$BUDGET_S" ] && budget=(--budget-s "$(( BUDGET_S - RESERVE_S ))")
+"$PYTHON" benchmarks/gpu_sweep.py "${budget[@]}" --out "$RESULTS/gpu_sweep_${name}.json" || status=1
 echo "== tests marked gpu"
 "$PYTHON" -m pytest -q -p no:cacheprovider -m gpu tests || status=1  # the measurements below still run
 echo "== advisor profile on $name"
 mkdir -p "$MEASURED" "$RESULTS"
 "$PYTHON" -m advisor profile --device cuda:0 --budget-s 30 --output "$MEASURED/$name.json" || exit 1
+if [ -n "$BUDGET_S" ] && [ "$(left)" -lt 200 ]; then
+  echo "== GPU accuracy suite left out: $(left) s of the budget left"
+  exit $status
+fi
 echo "== GPU accuracy suite"
 "$PYTHON" benchmarks/gpu_accuracy.py --profile "$MEASURED/$name.json" --results-dir "$RESULTS" "$@" || status=1
 gpus=$("$PYTHON" -c "import torch; print(torch.cuda.device_count())")

@@ -15,6 +15,7 @@ benchmarks/results/gpu_sweep_<device>.json, in the format of benchmarks/data/h20
 with the device, host CPU, driver and torch version. Under 6 minutes on an H100 or H200.
 
     python benchmarks/gpu_sweep.py                     # cuda:0
+    python benchmarks/gpu_sweep.py --budget-s 270      # the rows that fit in 270 s, the file rewritten after each
     python benchmarks/gpu_sweep.py --device cpu --quick  # the same code path in seconds, no GPU
 """
 
@@ -39,6 +40,7 @@ from advisor.measure.probe import probe_cpu
 from advisor.measure.steps import issue_seconds
 from advisor.measure.training import Trainer, synthetic_batch
 from advisor.model.workload import Workload
+from advisor.store import write_atomically
 
 ROOT = Path(__file__).resolve().parent
 MODELS = ("resnet18", "resnet34", "resnet50", "mobilenet_v3_large", "efficientnet_b0", "convnext_tiny",
@@ -132,37 +134,62 @@ def _driver_version() -> str | None:
         return None
 
 
+def document(env: dict, rows: list[dict], warmup: int, steps: int, seconds: float, quick: bool,
+             skipped: list[dict]) -> dict:
+    """The sweep file: what benchmarks/gpu_step_model.py and gpu_memory.py read."""
+    throughput = [r for r in rows if not r.get("frozen") and r.get("phase") != "eval"]
+    frozen = next((r for r in rows if r.get("frozen")), None)
+    payload = {"what": f"Steady-state training throughput measured on {env['gpu'] or 'the CPU'} "
+                       f"({env['measured_at'][:10]}), by benchmarks/gpu_sweep.py.",
+               "how": f"advisor's Trainer, synthetic inputs resident on the device, {warmup} warm-up steps, "
+                      f"then {steps} steps timed between two synchronisations; img_per_s = batch / mean step.",
+               "env": env, "throughput": throughput, "eval": [r for r in rows if r.get("phase") == "eval"],
+               "seconds": round(seconds, 1)}
+    if frozen:
+        payload["frozen_resnet34" if not quick else "frozen"] = frozen
+    if skipped:  # left for the time budget: the file says what it lacks
+        payload["skipped"] = skipped
+    return payload
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda:0")
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--quick", action="store_true", help="A tiny sweep that checks the code path.")
+    parser.add_argument("--budget-s", type=float, default=None,
+                        help="Stop before a row that would end past this many seconds (by the rows so far); "
+                             "rows run in order of what the fit needs most.")
     parser.add_argument("--out", default=None, help="Output JSON (default benchmarks/results/gpu_sweep_<device>.json).")
     args = parser.parse_args(argv)
     env = environment(args.device)
-    rows = []
+    name = re.sub(r"[^a-z0-9]+", "-", (env["gpu"] or "cpu").lower()).strip("-")
+    out = Path(args.out) if args.out else ROOT / "results" / f"gpu_sweep_{name}.json"
+    planned = plan(args.quick)
+    rows, took = [], []
     started = time.perf_counter()
-    for row in plan(args.quick):
+    for k, row in enumerate(planned):
+        elapsed = time.perf_counter() - started
+        if args.budget_s is not None and took and elapsed + statistics.mean(took) > args.budget_s:
+            print(f"time budget: {len(planned) - k} row(s) left out after {elapsed:.0f} s", flush=True)
+            skipped = planned[k:]
+            break
         result = measure(row, args.device, args.warmup, args.steps)
+        took.append(time.perf_counter() - started - elapsed)
         rows.append(result)
         phase = "frozen" if result.get("frozen") else result.get("phase", "train")
         print(f"{result['model']:20s} {result['size']:4d}px b{result['batch']:<4d} {result['precision']:12s}"
               f" {phase:6s} {result['img_per_s']:9.1f} img/s", flush=True)
-    name = re.sub(r"[^a-z0-9]+", "-", (env["gpu"] or "cpu").lower()).strip("-")
-    throughput = [r for r in rows if not r.get("frozen") and r.get("phase") != "eval"]
-    frozen = next((r for r in rows if r.get("frozen")), None)
-    payload = {"what": f"Steady-state training throughput measured on {env['gpu'] or 'the CPU'} "
-                       f"({env['measured_at'][:10]}), by benchmarks/gpu_sweep.py.",
-               "how": f"advisor's Trainer, synthetic inputs resident on the device, {args.warmup} warm-up steps, "
-                      f"then {args.steps} steps timed between two synchronisations; img_per_s = batch / mean step.",
-               "env": env, "throughput": throughput, "eval": [r for r in rows if r.get("phase") == "eval"],
-               "seconds": round(time.perf_counter() - started, 1)}
-    if frozen:
-        payload["frozen_resnet34" if not args.quick else "frozen"] = frozen
-    out = Path(args.out) if args.out else ROOT / "results" / f"gpu_sweep_{name}.json"
-    out.write_text(json.dumps(payload, indent=1))
-    print(f"{len(rows)} rows in {payload['seconds']} s -> {out}")
+        # rewritten after every row, so that a run cut short keeps what it measured
+        write_atomically(out, json.dumps(document(env, rows, args.warmup, args.steps,
+                                                  time.perf_counter() - started, args.quick, planned[k + 1:]),
+                                         indent=1))
+    else:
+        skipped = []
+    write_atomically(out, json.dumps(document(env, rows, args.warmup, args.steps, time.perf_counter() - started,
+                                              args.quick, skipped), indent=1))
+    print(f"{len(rows)} rows in {time.perf_counter() - started:.1f} s -> {out}")
     return 0
 
 

@@ -30,3 +30,16 @@ def test_the_sweep_writes_what_the_step_model_fit_reads(tmp_path):
     # the host's side of each step, timed alone; a validation pass among the rows
     assert all(row["host_issue_s"] > 0 for row in sweep["throughput"] + sweep["eval"])
     assert [r["phase"] for r in load_rows(sweep)][-len(sweep["eval"]):] == ["eval"] * len(sweep["eval"])
+
+
+@pytest.mark.slow
+def test_a_sweep_out_of_time_keeps_its_rows_and_says_which_it_left_out(tmp_path):
+    out = tmp_path / "sweep.json"
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_sweep.py"), "--device", "cpu", "--quick",
+                    "--warmup", "1", "--steps", "2", "--budget-s", "0", "--out", str(out)],
+                   check=True, capture_output=True, text=True)
+    sweep = json.loads(out.read_text())
+    # the first row always runs; with no time left, the rest are named, not measured
+    assert len(sweep["throughput"]) == 1
+    assert len(sweep["skipped"]) == 3
+    assert all("img_per_s" not in row for row in sweep["skipped"])
