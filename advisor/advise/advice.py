@@ -120,7 +120,8 @@ def advise(profile: Profile, workload: Workload, catalog: Catalog, *, providers=
         for spec in specs:
             single = workload if global_batch is None else workload.with_(batch_size=global_batch)
             e = gpu_estimate(single, estimator.step_cost(single), spec, ctx.efficiency(spec.id),
-                             local=local_cal, vcpus=None, decode_images_per_s=decode)
+                             local=local_cal, vcpus=None, decode_images_per_s=decode,
+                             eval_cost=_eval_cost(estimator.step_cost, single))
             options.append(Option(id=f"target:{spec.id}", provider="any", accelerator=spec.name, count=1,
                                   estimate=e, notes=(info("bare-gpu", "a bare GPU: no price, no host limits"),)))
     return _ranked(workload, options, excluded, warnings, objective, max_cost, deadline_s, today)
@@ -262,6 +263,13 @@ class _Context:
         return DEFAULT_GPU_EFFICIENCY
 
 
+def _eval_cost(step_cost: Callable[[Workload], StepCost], workload: Workload) -> StepCost | None:
+    """The step counted at the workload's validation batch, where that is not its training batch."""
+    if workload.eval_batch_size == workload.batch_size:
+        return None
+    return step_cost(workload.with_(batch_size=workload.eval_batch_size, valid_batch_size=None))
+
+
 def _offer_option(offer: Offer, ctx: _Context) -> tuple[Option | None, str | None]:
     """The option of renting `offer` (`ctx.nodes` of it), or None and why it cannot be one."""
     workload, nodes, global_batch = ctx.workload, ctx.nodes, ctx.global_batch
@@ -278,9 +286,10 @@ def _offer_option(offer: Offer, ctx: _Context) -> tuple[Option | None, str | Non
                 comm = offer_comm(offer, ctx.catalog, spec.id, nodes, list(ctx.references))
             except UsageError as exc:
                 return None, str(exc)
-        cost = ctx.step_cost(workload.with_(batch_size=dp.per_gpu_batch(workload)))
-        e = gpu_estimate(workload, cost, spec, ctx.efficiency(spec.id), local=ctx.local_cal,
-                         vcpus=offer.vcpus, decode_images_per_s=ctx.decode_images_per_s, dp=dp, comm=comm)
+        per_gpu = workload.with_(batch_size=dp.per_gpu_batch(workload))
+        e = gpu_estimate(workload, ctx.step_cost(per_gpu), spec, ctx.efficiency(spec.id), local=ctx.local_cal,
+                         vcpus=offer.vcpus, decode_images_per_s=ctx.decode_images_per_s, dp=dp, comm=comm,
+                         eval_cost=_eval_cost(ctx.step_cost, per_gpu))
     else:
         if ctx.local_device != "cpu":
             return None, "a CPU-only machine, and this machine's estimate is not a CPU's to scale from"

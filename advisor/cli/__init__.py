@@ -177,6 +177,8 @@ def run_options(func):
         click.option("--valid-fraction", type=float, default=0.2, show_default=True),
         click.option("--frozen-epochs", type=int, default=0, show_default=True,
                      help="Epochs before the others that train only the classifier head."),
+        click.option("--valid-batch-size", type=int, default=None,
+                     help="The validation loader's batch, where it is not --batch-size (often twice it)."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -227,7 +229,7 @@ def estimate_options(func):
 @click.option("--global-batch", type=int, default=None,
               help="Keep the global batch fixed (per-GPU batch = this / GPUs); default: --batch-size is per GPU.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
-def recommend(dataset_size, epochs, valid_fraction, frozen_epochs, model, num_classes, image_size,
+def recommend(dataset_size, epochs, valid_fraction, frozen_epochs, valid_batch_size, model, num_classes, image_size,
               batch_size, precision, data_dir, workers, channels_last, profile_path, no_calibrate,
               budget_s, objective, max_cost, deadline, providers, targets, spot, top, show_all, verbose,
               local_only, catalog_files, plot_path, gpus, nodes, global_batch, fmt):
@@ -239,7 +241,7 @@ def recommend(dataset_size, epochs, valid_fraction, frozen_epochs, model, num_cl
 
     workload = _workload(model, num_classes, image_size, batch_size, precision, data_dir, workers,
                          channels_last, dataset_size=dataset_size, epochs=epochs, valid_fraction=valid_fraction,
-                         frozen_epochs=frozen_epochs)
+                         frozen_epochs=frozen_epochs, valid_batch_size=valid_batch_size)
     if max_cost is not None and not max_cost >= 0:
         raise UsageError(f"--max-cost {max_cost:g} must be zero or more US dollars.")
     try:
@@ -279,7 +281,7 @@ def recommend(dataset_size, epochs, valid_fraction, frozen_epochs, model, num_cl
 @click.option("--record", type=click.Path(dir_okay=False), default=None,
               help="Append the result to this CSV file (a history of predictions on this machine).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def validate(dataset_size, epochs, valid_fraction, frozen_epochs, model, num_classes, image_size,
+def validate(dataset_size, epochs, valid_fraction, frozen_epochs, valid_batch_size, model, num_classes, image_size,
              batch_size, precision, data_dir, workers, channels_last, device, profile_path,
              no_calibrate, budget_s, max_seconds, yes, record, fmt):
     """Predict a workload's training time, then train it here and compare."""
@@ -293,7 +295,7 @@ def validate(dataset_size, epochs, valid_fraction, frozen_epochs, model, num_cla
 
     workload = _workload(model, num_classes, image_size, batch_size, precision, data_dir, workers,
                          channels_last, dataset_size=dataset_size, epochs=epochs, valid_fraction=valid_fraction,
-                         frozen_epochs=frozen_epochs)
+                         frozen_epochs=frozen_epochs, valid_batch_size=valid_batch_size)
     if record:
         with _for_option("--record"):
             check_record_file(record)

@@ -129,12 +129,14 @@ def synthetic_batch(workload: Workload, device: str, batch_size: int | None = No
     return x, y
 
 
-def synthetic_batches(workload: Workload, device: str, images: int) -> Iterator[tuple]:
-    """Batches covering `images` images: full batches then the last partial one (views, no copies)."""
-    x, y = synthetic_batch(workload, device)
+def synthetic_batches(workload: Workload, device: str, images: int, batch_size: int | None = None) -> Iterator[tuple]:
+    """Batches covering `images` images: full batches (of `batch_size`, else the training batch)
+    then the last partial one (views, no copies)."""
+    b = batch_size or workload.batch_size
+    x, y = synthetic_batch(workload, device, b)
     done = 0
     while done < images:
-        n = min(workload.batch_size, images - done)
+        n = min(b, images - done)
         yield x[:n], y[:n]
         done += n
 
@@ -201,11 +203,11 @@ def _checked_loader(path: str):
         raise RuntimeFailure(f"--data: cannot decode image {path}: {exc}; remove or replace it.") from exc
 
 
-def make_loader(dataset, workload: Workload, device: str, shuffle: bool):
+def make_loader(dataset, workload: Workload, device: str, shuffle: bool, batch_size: int | None = None):
     import torch
 
     return torch.utils.data.DataLoader(
-        dataset, batch_size=workload.batch_size, shuffle=shuffle, num_workers=workload.workers,
+        dataset, batch_size=batch_size or workload.batch_size, shuffle=shuffle, num_workers=workload.workers,
         pin_memory=device.startswith("cuda"), drop_last=False,
         prefetch_factor=PREFETCH_FACTOR if workload.workers else None,
     )
@@ -227,12 +229,13 @@ def run_training(workload: Workload, device: str, progress: ProgressFn | None = 
     if workload.data_dir:
         train_ds, valid_ds = image_datasets(workload)
         train_loader = make_loader(train_ds, workload, device, shuffle=True)
-        valid_loader = make_loader(valid_ds, workload, device, shuffle=False)
+        valid_loader = make_loader(valid_ds, workload, device, shuffle=False, batch_size=workload.eval_batch_size)
         train_batches = lambda: iter(train_loader)  # noqa: E731
         valid_batches = lambda: ((x,) for x, _ in valid_loader)  # noqa: E731
     else:
         train_batches = lambda: synthetic_batches(workload, device, workload.train_images)  # noqa: E731
-        valid_batches = lambda: ((x,) for x, _ in synthetic_batches(workload, device, workload.valid_images))  # noqa: E731
+        valid_batches = lambda: ((x,) for x, _ in synthetic_batches(  # noqa: E731
+            workload, device, workload.valid_images, workload.eval_batch_size))
     steps = workload.train_steps_per_epoch + workload.valid_steps_per_epoch
     train_seconds: list[float] = []
     valid_seconds: list[float] = []

@@ -2,8 +2,8 @@
 
 Pure: no torch import. The definitions here are the project's definition of training time:
 from the first training step to the end of the last validation pass. Each epoch trains on
-round(N x (1 - f)) images (the last partial batch counts), then validates on the rest with the
-training batch size. `frozen_epochs` come first and train only the classifier head.
+round(N x (1 - f)) images (the last partial batch counts), then validates on the rest, in batches
+of the training batch size unless the validation loader has its own. `frozen_epochs` come first and train only the classifier head.
 """
 
 from __future__ import annotations
@@ -40,6 +40,9 @@ class Workload:
     # model and inputs in torch.channels_last (NHWC): what cuDNN's 16-bit tensor-core
     # convolutions work in; PyTorch's default is NCHW
     channels_last: bool = False
+    # the validation loader's batch, where it is not the training one (often twice it: a forward
+    # pass without gradients holds less); None: the training batch
+    valid_batch_size: int | None = None
 
     def __post_init__(self) -> None:
         validate_workload(self)
@@ -58,8 +61,13 @@ class Workload:
         return math.ceil(self.train_images / self.batch_size)
 
     @property
+    def eval_batch_size(self) -> int:
+        """The batch a validation pass runs at."""
+        return self.valid_batch_size or self.batch_size
+
+    @property
     def valid_steps_per_epoch(self) -> int:
-        return math.ceil(self.valid_images / self.batch_size)
+        return math.ceil(self.valid_images / self.eval_batch_size)
 
     @property
     def data_source(self) -> str:
@@ -71,7 +79,7 @@ class Workload:
     def to_dict(self) -> dict:
         d = asdict(self)
         d.update(train_images=self.train_images, valid_images=self.valid_images,
-                 data_source=self.data_source)
+                 eval_batch_size=self.eval_batch_size, data_source=self.data_source)
         return d
 
 
@@ -105,6 +113,10 @@ def validate_workload(w: Workload) -> None:
         )
     if not isinstance(w.batch_size, int) or w.batch_size <= 0:
         raise UsageError(f"batch size {w.batch_size!r} must be a positive whole number.")
+    if w.valid_batch_size is not None and (isinstance(w.valid_batch_size, bool)
+                                           or not isinstance(w.valid_batch_size, int) or w.valid_batch_size <= 0):
+        raise UsageError(f"validation batch size {w.valid_batch_size!r} must be a positive whole number "
+                         "(or left out: the training batch size).")
     if not isinstance(w.image_size, int) or not MIN_IMAGE_SIZE <= w.image_size <= MAX_IMAGE_SIZE:
         raise UsageError(
             f"image size {w.image_size!r} must be a whole number of pixels from "

@@ -18,7 +18,7 @@ from advisor.errors import RuntimeFailure, UsageError
 from advisor.model.calibration import Calibration, CalibrationKey
 from advisor.model.cost import PhaseCost, StepCost
 from advisor.model.estimate import Estimate
-from advisor.model.notes import Note, warning
+from advisor.model.notes import Note, info, warning
 from advisor.model.parallel import DataParallel, gradient_bytes
 from advisor.model.precision import compute_speedup, emulated_slowdown, resolve_precision
 from advisor.model.profile import Profile
@@ -112,6 +112,25 @@ def gpu_scale_factors(ref: Calibration, target: StepCost, workload: Workload, sp
     theirs = gpu_steps(ref.step_cost, spec, ref.key.precision, eff, channels_last=ref.key.channels_last)
     return {name: ours[name].seconds / theirs[name].seconds if theirs[name].seconds > 0 else 1.0
             for name in PHASES}
+
+
+def eval_batch_ratio(ref: Calibration, at_train: StepCost, at_eval: StepCost, op_overhead_s: float,
+                     spec: GpuSpec | None = None, eff: Efficiency = DEFAULT_GPU_EFFICIENCY,
+                     precision: str = "fp32", channels_last: bool = False) -> float:
+    """How much longer a validation step takes at the validation batch (`at_eval`, the step
+    counted at that batch) than at the training batch (`at_train`), by the model that scales
+    this machine's steps: the GPU step model on `spec` (this machine's host speed where `ref`
+    timed it), else the roofline fitted to `ref`'s measured step."""
+    if spec is not None:
+        factor = host_speed(ref, spec, eff)
+        if factor is not None:
+            eff = with_host_speed(eff, factor)
+        seconds = [gpu_steps(c, spec, precision, eff, channels_last=channels_last, phases=("eval",))["eval"].seconds
+                   for c in (at_eval, at_train)]
+        return seconds[0] / seconds[1] if seconds[1] > 0 else at_eval.batch_size / at_train.batch_size
+    ours = scale_factors(ref, at_eval, op_overhead_s)["eval"]
+    theirs = scale_factors(ref, at_train, op_overhead_s)["eval"]
+    return ours / theirs if theirs > 0 else at_eval.batch_size / at_train.batch_size
 
 
 def synchronised_steps_notes(cal: Calibration) -> tuple[Note, ...]:
@@ -253,9 +272,32 @@ class Estimator:
                               "estimate only rough"),)
         return ref, factors, "scaled", notes
 
+    def _eval_batch_ratio(self, workload: Workload, ref: Calibration) -> tuple[float, tuple[Note, ...]]:
+        """How much longer a validation step takes at the workload's validation batch than at its
+        training batch, at which calibrations time it; and a note saying so (none when equal)."""
+        b, eb = workload.batch_size, workload.eval_batch_size
+        if eb == b:
+            return 1.0, ()
+        at_train = self.step_cost(workload)
+        at_eval = self.step_cost(workload.with_(batch_size=eb, valid_batch_size=None))
+        source = ref if ref.step_cost is not None else closest_calibration(self.profile, workload)
+        if source is None:
+            raise RuntimeFailure("the profile has no calibration to scale from; re-run `advisor profile`.")
+        overhead = self.profile.microbenchmarks.op_overhead_s
+        ratio = eval_batch_ratio(source, at_train, at_eval, overhead.median if overhead else DEFAULT_OP_OVERHEAD_S,
+                                 self.gpu, self.gpu_efficiency, workload.precision, workload.channels_last)
+        how = f"the GPU step model on {self.gpu.name}" if self.gpu is not None else "counted work"
+        return ratio, (info("valid-batch", f"validation at batch {eb}: its step scaled from batch {b}, at which "
+                                           f"steps are calibrated, by {how} ({ratio:.2f}x)"),)
+
     def estimate(self, workload: Workload) -> Estimate:
         workload = self.resolve(workload)
         cal, factors, basis, notes = self._calibration(workload)
+        ratio, batch_notes = self._eval_batch_ratio(workload, cal)
+        if batch_notes:
+            factors = dict(factors or {"train": 1.0, "eval": 1.0, "frozen": 1.0})
+            factors["eval"] *= ratio
+        notes += batch_notes
         common = self._common()
         if cal.peak_memory_kind == "predicted" and common["vram_bytes"]:
             # a counted peak leaves out the CUDA context, which a measured one runs beside
@@ -283,6 +325,8 @@ class Estimator:
         single_step = single_cal.train_step_seconds.median * scale["train"]
         measured_here = d.key is not None and d.key == CalibrationKey.of(
             shard.with_(data_dir=None, workers=0), d.key.device) and not shard.data_dir
+        ratio, batch_notes = self._eval_batch_ratio(shard, single_cal)
+        scale = dict(scale, eval=scale["eval"] * ratio)
         if measured_here:
             cal = replace(single_cal if basis == "measured" else _bare_calibration(d.key, shard.batch_size),
                           key=d.key, train_step_seconds=d.ddp_step_seconds,
@@ -292,8 +336,10 @@ class Estimator:
             step = DdpStep(compute, comm.allreduce_seconds(d.gradient_bytes),
                            max(0.0, d.ddp_step_seconds.median - compute))
             info = parallel_info(dp, shard, step, single_step, comm)
-            return whole_run_estimate(shard, cal, basis="measured", parallel=info,
-                                      extra_notes=(parallel_note(info),), **self._common())
+            # the measured DDP steps are this workload's own: only the validation batch scales them
+            own = {"train": 1.0, "eval": ratio, "frozen": 1.0}
+            return whole_run_estimate(shard, cal, basis="measured", parallel=info, scale=own,
+                                      extra_notes=(parallel_note(info), *batch_notes), **self._common())
         # another workload: the measured slow-down of sharing the machine, then the all-reduce
         sharing = 1.0
         alone = self.profile.find(d.key) if d.key is not None else None
@@ -310,8 +356,8 @@ class Estimator:
                        f"slower than one alone (measured on {d.key.model if d.key else 'another workload'}), "
                        "plus the all-reduce that backward does not hide; measuring data-parallel training "
                        "with this workload's options would make it exact")
-        return whole_run_estimate(shard, cal, scale=factors, basis="scaled", parallel=info,
-                                  extra_notes=(*notes, note, parallel_note(info)), **self._common())
+        return whole_run_estimate(shard, cal, scale=scale, basis="scaled", parallel=info,
+                                  extra_notes=(*notes, *batch_notes, note, parallel_note(info)), **self._common())
 
     def _vram_bytes(self) -> int | None:
         if not self.profile.device.startswith("cuda"):

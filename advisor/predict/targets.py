@@ -38,8 +38,10 @@ CPU_BAND = (0.5, 2.0)  # CPU models and generations differ; only the core count 
 def gpu_estimate(workload: Workload, cost: StepCost, spec: GpuSpec, eff: Efficiency, *,
                  local: Calibration | None, vcpus: int | None,
                  decode_images_per_s: float | None, dp: DataParallel | None = None,
-                 comm: CommModel | None = None) -> Estimate:
+                 comm: CommModel | None = None, eval_cost: StepCost | None = None) -> Estimate:
     """Training time on one `spec` GPU, with the loader bound of `vcpus` when data is JPEG.
+    `eval_cost`: the step counted at the workload's validation batch, where that is not the
+    training batch (else `cost` scaled to it).
 
     With `dp` (several GPUs, DDP) and its all-reduce model `comm`: each GPU trains its shard at
     the per-GPU batch (`cost` is counted at that batch), the vCPUs are shared among the GPUs of
@@ -53,6 +55,12 @@ def gpu_estimate(workload: Workload, cost: StepCost, spec: GpuSpec, eff: Efficie
     b = workload.batch_size
     nhwc = workload.channels_last
     parts = gpu_steps(cost, spec, prec, eff, channels_last=nhwc)
+    eb = workload.eval_batch_size
+    if eb != b:
+        eval_cost = eval_cost or cost.at_batch(eb)
+        if eval_cost is None:
+            raise ValueError(f"{workload.model}: a validation batch of {eb} needs its step counted at that batch")
+        parts["eval"] = gpu_steps(eval_cost, spec, prec, eff, channels_last=nhwc, phases=("eval",))["eval"]
     steps = {name: p.seconds for name, p in parts.items()}
     notes = precision_notes(spec, prec)
     train = parts["train"]

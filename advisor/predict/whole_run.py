@@ -71,15 +71,16 @@ def whole_run_estimate(workload: Workload, cal: Calibration, *, accelerator: str
     """Full training time of `workload` from calibration `cal`.
 
     `scale` multiplies the calibration's step times per phase ("train", "eval", "frozen") when
-    the workload differs from what was calibrated. `band` (low, high factors) replaces the
-    band derived from the samples, for predictions whose error is known from benchmarks.
+    the workload differs from what was calibrated; "eval" times a validation step at the
+    workload's validation batch. `band` (low, high factors) replaces the band derived from the
+    samples, for predictions whose error is known from benchmarks.
     """
     scale = scale or {"train": 1.0, "eval": 1.0, "frozen": 1.0}
-    b = workload.batch_size
+    b, eb = workload.batch_size, workload.eval_batch_size
     n_train, n_valid = workload.train_images, workload.valid_images
     e, k = workload.epochs, workload.frozen_epochs
     train_partial = n_train % b != 0
-    valid_partial = bool(n_valid) and n_valid % b != 0
+    valid_partial = bool(n_valid) and n_valid % eb != 0
 
     def total(q: float) -> tuple[float, dict]:
         def at(samples, phase):
@@ -88,8 +89,8 @@ def whole_run_estimate(workload: Workload, cal: Calibration, *, accelerator: str
         train = _phase_seconds(n_train, b, at(cal.train_step_seconds, "train"))
         train -= _prefetched_saving(cal, "train", n_train / b) * scale["train"]
         frozen = _phase_seconds(n_train, b, at(cal.frozen_step_seconds, "frozen"))
-        valid = _phase_seconds(n_valid, b, at(cal.eval_step_seconds, "eval"))
-        valid -= _prefetched_saving(cal, "eval", n_valid / b) * scale["eval"]
+        valid = _phase_seconds(n_valid, eb, at(cal.eval_step_seconds, "eval"))
+        valid -= _prefetched_saving(cal, "eval", n_valid / eb) * scale["eval"]
         starts = cal.epoch_start_seconds + (cal.valid_start_seconds if n_valid else 0.0)
         # one-time set-up: the first steps, each new batch shape, the frozen graph
         first = expected_first_steps_seconds(cal) * scale["train"]
@@ -124,7 +125,7 @@ def whole_run_estimate(workload: Workload, cal: Calibration, *, accelerator: str
     notes = list(extra_notes)
     ranks = parallel["world"] if parallel else 1  # images/s of all GPUs together
     train_ips = ranks * b / (cal.train_step_seconds.median * scale["train"])
-    eval_ips = ranks * b / (cal.eval_step_seconds.median * scale["eval"])
+    eval_ips = ranks * eb / (cal.eval_step_seconds.median * scale["eval"])
     bottleneck = _bottleneck(cal)
     if bottleneck == "input pipeline":
         notes.append(warning(
@@ -157,7 +158,8 @@ def whole_run_estimate(workload: Workload, cal: Calibration, *, accelerator: str
         notes.append(kernel)
     notes.append(info(
         "workload", f"{n_train} training and {n_valid} validation images per epoch"
-        f"{' on each rank' if parallel else ''}, batch {b}, {workload.precision}"))
+        f"{' on each rank' if parallel else ''}, batch {b}{f' (validation {eb})' if eb != b else ''}, "
+        f"{workload.precision}"))
     return Estimate(
         workload=workload, device=cal.key.device, accelerator=accelerator,
         seconds=seconds, seconds_low=low, seconds_high=high,

@@ -31,7 +31,9 @@ MARKS = (("best", "B"), ("fastest", "F"), ("cheapest", "C"))
 def workload_line(w: dict) -> str:
     layout = ", channels_last" if w.get("channels_last") else ""
     frozen = f" + {w['frozen_epochs']} frozen" if w["frozen_epochs"] else ""
-    return (f"{w['model']} {w['image_size']} px, batch {w['batch_size']}, {w['precision']}{layout}, "
+    valid = w.get("eval_batch_size", w["batch_size"])
+    batch = f"batch {w['batch_size']}" + (f" (validation {valid})" if valid != w["batch_size"] else "")
+    return (f"{w['model']} {w['image_size']} px, {batch}, {w['precision']}{layout}, "
             f"{w['dataset_size']} images ({w['train_images']} train / {w['valid_images']} valid), "
             f"{w['epochs']} epoch(s){frozen}, {w['data_source']} data")
 

@@ -62,6 +62,7 @@ CASES = [
     ("valid-fraction-over", R + ["--valid-fraction", "1.5"], 2, "[0, 1)"),
     ("valid-fraction-negative", R + ["--valid-fraction", "-0.1"], 2, "[0, 1)"),
     ("batch-zero", R + ["--batch-size", "0"], 2, "batch size 0"),
+    ("valid-batch-negative", R + ["--valid-batch-size", "-8"], 2, "validation batch size -8"),
     ("image-tiny", R + ["--image-size", "4"], 2, "image size 4"),
     ("image-huge", R + ["--image-size", "100000"], 2, "image size 100000"),
     ("classes-zero", R + ["--num-classes", "0"], 2, "0"),

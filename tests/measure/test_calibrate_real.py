@@ -105,6 +105,21 @@ def test_real_training_run_measures_each_phase():
     assert (run.train_images, run.valid_images) == (16, 4)
 
 
+@pytest.mark.parametrize("image_folder", [False, True])
+def test_a_real_run_validates_in_batches_of_its_validation_loader(tmp_path, image_folder):
+    data = str(write_image_folder(tmp_path / "imgs", classes=2, per_class=6, width=40, height=40)) \
+        if image_folder else None
+    seen = []
+
+    def prepare(trainer):
+        step = trainer.eval_step
+        trainer.eval_step = lambda x: (seen.append(len(x)), step(x))[1]
+
+    run_training(Workload(**TINY, dataset_size=12, valid_fraction=0.5, epochs=1, valid_batch_size=5, data_dir=data),
+                 "cpu", prepare=prepare)
+    assert seen == [5, 1]  # 6 validation images; training in batches of 4
+
+
 def test_corrupt_image_is_named(tmp_path):
     data = write_image_folder(tmp_path / "imgs", classes=2, per_class=3, width=32, height=32)
     (data / "class_00" / "broken.jpg").write_bytes(b"not a jpeg")

@@ -16,6 +16,14 @@ def test_last_partial_batch_counts_as_a_step():
     assert (w.train_steps_per_epoch, w.valid_steps_per_epoch) == (2, 1)
 
 
+def test_validation_runs_at_the_training_batch_unless_its_loader_has_its_own():
+    assert Workload(batch_size=64).eval_batch_size == 64
+    w = Workload(dataset_size=100, valid_fraction=0.2, batch_size=8, valid_batch_size=16)
+    assert w.eval_batch_size == 16
+    assert (w.train_steps_per_epoch, w.valid_steps_per_epoch) == (10, 2)  # 20 images: 16 + 4
+    assert w.to_dict()["eval_batch_size"] == 16
+
+
 def test_no_validation_split():
     w = Workload(dataset_size=10, valid_fraction=0.0)
     assert (w.train_images, w.valid_images, w.valid_steps_per_epoch) == (10, 0, 0)
@@ -32,6 +40,8 @@ def test_no_validation_split():
     ({"valid_fraction": 1.0}, "[0, 1)"),
     ({"valid_fraction": -0.1}, "[0, 1)"),
     ({"batch_size": 0}, "batch size 0"),
+    ({"valid_batch_size": 0}, "validation batch size 0"),
+    ({"valid_batch_size": 2.5}, "validation batch size 2.5"),
     ({"image_size": 2}, "image size 2"),
     ({"workers": -1}, "workers -1"),
     ({"precision": "fp8"}, "unknown precision 'fp8'"),

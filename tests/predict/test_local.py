@@ -156,6 +156,31 @@ def test_uncalibrated_workload_is_scaled_by_counted_work_with_a_wide_band():
     assert any("not calibrated" in n for n in texts(e.notes))
 
 
+def test_validation_at_its_own_batch_is_scaled_from_the_calibrated_one_by_counted_work():
+    # calibrated at batch 64 (an eval step of 0.25 s); a step at any batch counts work in proportion
+    def count(model, classes, size, batch, precision):
+        return make_cost(batch, 1e9 * batch / 64, 1e8 * batch / 64)
+
+    def validation(profile, **changes):
+        e = Estimator(profile, count=count).estimate(Workload(**changes))
+        return e, e.breakdown_seconds["validation"]
+
+    # no cost per op: twice the batch takes twice as long a step, half as many of them
+    free = make_profile(make_calibration(split={"compute": 0.7, "memory": 0.3, "other": 0.0}))
+    same, at_64 = validation(free)
+    doubled, at_128 = validation(free, valid_batch_size=128)
+    assert at_128 == pytest.approx(at_64)
+    assert doubled.breakdown_seconds["training"] == same.breakdown_seconds["training"]
+    assert doubled.eval_images_per_s == pytest.approx(same.eval_images_per_s)
+    assert any("validation at batch 128: its step scaled from batch 64" in n for n in texts(doubled.notes))
+    assert doubled.basis == "measured"  # the training steps are still the calibration's own
+    # where each op costs time of its own, fewer, larger steps validate faster
+    costly = make_profile(make_calibration(split={"compute": 0.5, "memory": 0.2, "other": 0.3}), op_overhead_s=5e-4)
+    _, slow = validation(costly)
+    _, fast = validation(costly, valid_batch_size=128)
+    assert fast < slow
+
+
 def test_batch_that_did_not_fit_is_reported():
     cal = make_calibration(batch=32, requested_batch=128)
     profile = make_profile(cal)

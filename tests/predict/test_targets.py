@@ -69,6 +69,30 @@ def test_gpu_estimate_band_and_basis():
     assert e.breakdown_seconds["first_steps_overhead"] > 0  # cudnn autotuning allowance
 
 
+def test_a_gpu_bound_by_its_host_validates_faster_at_a_larger_batch():
+    def scalable(batch):  # the same model counted at `batch`: work per image, ops per step
+        phase = PhaseCost((OpBin("conv", 8, 1e9 * batch, 1e6 * batch, 300, 1e9, 1e6),
+                           OpBin("memory", -3, 0.0, 1e6 * batch, 400, 0.0, 1e6)))
+        return StepCost(batch, phase, phase, phase, 20_000_000, 20_000)
+
+    h200 = CAT.gpus["h200"]
+    one = Workload(batch_size=16)
+    twice = Workload(batch_size=16, valid_batch_size=32)
+    at_16 = gpu_estimate(one, scalable(16), h200, DEFAULT_GPU_EFFICIENCY, local=None, vcpus=None,
+                         decode_images_per_s=None)
+    at_32 = gpu_estimate(twice, scalable(16), h200, DEFAULT_GPU_EFFICIENCY, local=None, vcpus=None,
+                         decode_images_per_s=None, eval_cost=scalable(32))
+    assert at_32.breakdown_seconds["training"] == at_16.breakdown_seconds["training"]
+    # small forward passes are bound by the host: half as many of them take about half the time
+    assert at_32.breakdown_seconds["validation"] < 0.6 * at_16.breakdown_seconds["validation"]
+    # a step of 32 still takes longer than one of 16: the device's share grows with the batch
+    assert at_16.eval_images_per_s < at_32.eval_images_per_s < 2 * at_16.eval_images_per_s
+    # without a count at that batch, the training batch's count is scaled to it
+    scaled = gpu_estimate(twice, scalable(16), h200, DEFAULT_GPU_EFFICIENCY, local=None, vcpus=None,
+                          decode_images_per_s=None)
+    assert scaled.breakdown_seconds["validation"] == pytest.approx(at_32.breakdown_seconds["validation"])
+
+
 def test_cloud_cpu_scales_from_the_local_cpu_by_cores():
     local = whole_run_estimate(Workload(), make_calibration(), accelerator="CPU")
     e8 = cpu_estimate(local, local_cores=2, vcpus=8, ram_bytes=30e9)
