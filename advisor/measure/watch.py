@@ -34,6 +34,7 @@ class Tracker:
         self._passes: list[dict] = []
         self._by_iter: dict[int, dict] = {}
         self._lengths: dict[int, int] = {}
+        self._batch_sizes: dict[int, int] = {}  # each loader's batch, where it batches itself
         self._loader_ids: dict[int, int] = {}
         self._waits: list[tuple[float, float]] = []
         self._forward: list[float] = []
@@ -175,6 +176,9 @@ class Tracker:
                 self._lengths[self._loader_ids[key]] = len(loader)
             except TypeError:  # an iterable dataset without a length
                 pass
+            batch = getattr(loader, "batch_size", None)
+            if isinstance(batch, int) and batch > 0:  # None where a batch sampler batches
+                self._batch_sizes[self._loader_ids[key]] = batch
         return self._loader_ids[key]
 
     def _pass_started(self, it, loader, reused: bool = False) -> None:
@@ -312,7 +316,7 @@ class Tracker:
                 now_s=self._now(), step_s=tuple(self._steps),
                 passes=tuple(LoaderPass(**{k: v for k, v in p.items() if not k.startswith("_")})
                              for p in self._passes),
-                loader_lengths=dict(self._lengths),
+                loader_lengths=dict(self._lengths), loader_batch_sizes=dict(self._batch_sizes),
                 batch_wait_s=tuple((when, waited) for when, waited, p in self._waits if p["steps"]),
                 forward_s=tuple(self._forward),
                 batch_size=self._batch, input_shape=self._shape,

@@ -35,6 +35,7 @@ class Observation:
     step_s: tuple[float, ...]  # when each optimizer step ended, seconds since the run began
     passes: tuple[LoaderPass, ...]
     loader_lengths: dict[int, int] = field(default_factory=dict)  # every loader made, by id
+    loader_batch_sizes: dict[int, int] = field(default_factory=dict)  # their batch, where they batch
     batch_wait_s: tuple[tuple[float, float], ...] = ()  # (when, seconds waited) of training batches
     forward_s: tuple[float, ...] = ()  # host time of the model's forward, training steps
     batch_size: int | None = None
@@ -65,6 +66,7 @@ class RunPrediction:
     validation_seconds_per_epoch: float
     validation_measured: bool  # a whole validation pass was seen (else estimated)
     validation_batches: int = 0  # a validation pass's batches (seen, or the other loader's length)
+    validation_batch_size: int | None = None  # its loader's batch, where known
     batch_size: int | None = None
     input_shape: tuple[int, ...] | None = None
     model: str | None = None

@@ -84,7 +84,7 @@ def predict_run(obs: Observation, *, epochs: float | None = None, total_steps: i
     remaining_epochs = max(0, epochs_total - epochs_started)
     start = _epoch_start(obs, train, step)
 
-    validation, batches, measured, how = _validation(obs, train, step)
+    validation, batches, valid_batch, measured, how = _validation(obs, train, step)
     basis.append(how)
     validations_done = sum(1 for p in obs.passes if not p.training and p.ended_s is not None
                            and p.started_s > train[0].started_s)
@@ -102,7 +102,8 @@ def predict_run(obs: Observation, *, epochs: float | None = None, total_steps: i
         predicted_seconds=obs.now_s + remaining, seconds_low=low, seconds_high=high,
         elapsed_seconds=obs.now_s, total_steps=total_steps, steps_done=done, steps_per_epoch=per_epoch,
         epochs=epochs, step_seconds=step, data_wait_share=wait_share, epoch_start_seconds=start,
-        validation_seconds_per_epoch=validation, validation_batches=batches, validation_measured=measured,
+        validation_seconds_per_epoch=validation, validation_batches=batches, validation_batch_size=valid_batch,
+        validation_measured=measured,
         batch_size=obs.batch_size,
         input_shape=obs.input_shape, model=obs.model, parameters=obs.parameters, device=obs.device,
         precision=obs.precision, basis=tuple(basis),
@@ -144,28 +145,36 @@ def _epoch_start(obs: Observation, train, step: float) -> float:
     return statistics.median(starts) if starts else 0.0
 
 
-def _validation(obs: Observation, train, step: float) -> tuple[float, int, bool, str]:
-    """Seconds of validation per epoch, its batches, whether measured, and how it was reached."""
+def _validation(obs: Observation, train, step: float) -> tuple[float, int, int | None, bool, str]:
+    """Seconds of validation per epoch, its batches, their size where the loader says, whether
+    measured, and how it was reached."""
     done = [p for p in obs.passes if not p.training and p.ended_s is not None and p.batches
             and p.started_s > train[0].started_s]
     if done:
         last = done[-1]
         seconds = last.ended_s - last.started_s
-        return seconds, last.batches, True, f"validation measured: {last.batches} batches in {seconds:.1f} s"
-    others = [n for lid, n in obs.loader_lengths.items() if lid != train[-1].loader and n]
+        return (seconds, last.batches, obs.loader_batch_sizes.get(last.loader), True,
+                f"validation measured: {last.batches} batches in {seconds:.1f} s")
+    others = {lid: n for lid, n in obs.loader_lengths.items() if lid != train[-1].loader and n}
     if not others:
-        return 0.0, 0, True, "no other DataLoader: no validation assumed"
-    batches = max(others)
+        return 0.0, 0, None, True, "no other DataLoader: no validation assumed"
+    loader = max(others, key=others.get)
+    batches = others[loader]
+    size = obs.loader_batch_sizes.get(loader)
+    # a validation batch of another size than training's: its forward in proportion
+    per_image = size / obs.batch_size if size and obs.batch_size else 1.0
     waits = [w for _, w in obs.batch_wait_s]
     wait = statistics.median(waits) if waits else 0.0
     if obs.forward_s:
-        per_batch = statistics.median(obs.forward_s) + wait
+        per_batch = statistics.median(obs.forward_s) * per_image + wait
         how = "forward time measured in training plus the wait for data"
     else:
-        per_batch = EVAL_STEP_SHARE * step
+        per_batch = EVAL_STEP_SHARE * step * per_image
         how = "a third of a training step (backward costs about twice the forward)"
-    return batches * per_batch, batches, False, (f"validation estimated, not yet seen: {batches} batches of the "
-                                                 f"other DataLoader each epoch, a batch as {how}")
+    if per_image != 1.0:
+        how += f", for {size} images instead of {obs.batch_size}"
+    return batches * per_batch, batches, size, False, (f"validation estimated, not yet seen: {batches} batches of "
+                                                       f"the other DataLoader each epoch, a batch as {how}")
 
 
 def _band(intervals: list[float]) -> tuple[float, float]:
@@ -183,10 +192,12 @@ def run_workload(p: RunPrediction, num_classes: int = 2) -> Workload:
     """The watched run as a Workload, for predicting it elsewhere: its batch, image size and
     precision, and as many images and epochs as it trains and validates."""
     b = p.batch_size or 1
+    vb = p.validation_batch_size or b
     train = (p.steps_per_epoch or p.total_steps) * b
-    valid = p.validation_batches * b
+    valid = p.validation_batches * vb
     size = p.input_shape[-1] if p.input_shape else 224
     return Workload(model=p.model or "watched", num_classes=max(2, num_classes), image_size=size, batch_size=b,
+                    valid_batch_size=vb if vb != b else None,
                     precision=p.precision, dataset_size=train + valid, valid_fraction=valid / (train + valid),
                     epochs=max(1, math.ceil(p.epochs or p.total_steps / max(1, p.steps_per_epoch or p.total_steps))))
 
@@ -201,7 +212,7 @@ def run_estimate(p: RunPrediction, workload: Workload, accelerator: str) -> Esti
     return Estimate(
         workload=workload, device=p.device or "cpu", accelerator=accelerator, seconds=p.predicted_seconds,
         seconds_low=p.seconds_low, seconds_high=p.seconds_high, train_images_per_s=b / p.step_seconds,
-        eval_images_per_s=b / eval_batch_s if eval_batch_s else 0.0,
+        eval_images_per_s=workload.eval_batch_size / eval_batch_s if eval_batch_s else 0.0,
         bottleneck="input pipeline" if p.data_wait_share > DATA_BOUND_SHARE else "compute",
         fits_memory=True, peak_memory_bytes=None, basis="measured",
         breakdown_seconds={"train": steps, "validation": validation,

@@ -38,6 +38,17 @@ def test_steps_passes_batch_and_model_are_seen_and_the_hooks_go_away():
     assert len(tracker.observation().step_s) == 8
 
 
+def test_each_loaders_batch_is_known_from_when_it_is_made():
+    tracker = Tracker().install()
+    train = DataLoader(data(), batch_size=8)
+    valid = DataLoader(data(), batch_size=16)  # made, not yet iterated: known all the same
+    sampled = DataLoader(data(), batch_sampler=[[0, 1, 2]])  # a batch sampler batches: no size of its own
+    loop(train, epochs=1)
+    tracker.uninstall()
+    assert sorted(tracker.observation().loader_batch_sizes.values()) == [train.batch_size, valid.batch_size]
+    assert len(tracker.observation().loader_lengths) == 3 and sampled.batch_size is None
+
+
 def test_a_pass_left_early_ends_at_its_last_batch_not_when_the_iterator_dies():
     tracker = Tracker().install()
     loop(DataLoader(data(), batch_size=8), epochs=2, stop_after=2)

@@ -1,9 +1,11 @@
 """Predicting a watched run's wall time from what was seen (fixed observations, no torch)."""
 
+from dataclasses import replace
+
 import pytest
 
 from advisor.model.tracking import LoaderPass, Observation
-from advisor.predict.run_time import NotEnoughSeen, predict_run
+from advisor.predict.run_time import NotEnoughSeen, predict_run, run_workload
 
 TRAIN, VALID = 0, 1
 
@@ -57,6 +59,22 @@ def test_with_a_forward_timing_validation_is_forward_plus_the_wait_for_data():
     p = predict_run(run(epochs_seen=0.8, forward_s=(0.2,) * 8), epochs=2, warmup_steps=1)
     assert p.validation_seconds_per_epoch == pytest.approx(4 * (0.2 + 0.1))
     assert p.data_wait_share == pytest.approx(0.1 / 0.5)
+
+
+def test_a_validation_loader_with_its_own_batch_is_timed_and_described_at_it():
+    # training in batches of 32, validation in batches of 64 (the loaders say so)
+    seen = replace(run(epochs_seen=0.8, forward_s=(0.2,) * 8), batch_size=32,
+                   loader_batch_sizes={TRAIN: 32, VALID: 64})
+    p = predict_run(seen, epochs=2, warmup_steps=1)
+    assert p.validation_batch_size == 64
+    assert p.validation_seconds_per_epoch == pytest.approx(4 * (2 * 0.2 + 0.1))  # a forward of 64 images
+    assert any("for 64 images instead of 32" in b for b in p.basis)
+    w = run_workload(p)
+    assert (w.batch_size, w.eval_batch_size, w.valid_images, w.valid_steps_per_epoch) == (32, 64, 4 * 64, 4)
+    # a validation pass seen: its loader's batch, and its time as measured
+    measured = predict_run(replace(run(epochs_seen=1.5, valid_s=2.0), batch_size=32,
+                                   loader_batch_sizes={TRAIN: 32, VALID: 64}), epochs=3, warmup_steps=1)
+    assert measured.validation_batch_size == 64 and measured.validation_seconds_per_epoch == pytest.approx(2.0)
 
 
 def test_total_steps_replace_epochs():
