@@ -221,6 +221,24 @@ def test_the_measured_workload_is_predicted_from_its_ddp_steps():
     assert e.parallel["communication_basis"] == "measured"
 
 
+def test_the_measured_ddp_workload_validating_at_its_own_batch_scales_only_its_validation():
+    from advisor.predict.local import Estimator
+
+    def count(model, classes, size, batch, precision):
+        return make_cost(batch, 1e9 * batch / 64, 1e8 * batch / 64)
+
+    w = Workload(model="resnet34", num_classes=37, batch_size=64, dataset_size=1280, valid_fraction=0.2, epochs=1)
+    same = Estimator(_profile_with_ddp(), count=count).estimate_data_parallel(w, DataParallel(gpus_per_node=2))
+    wide = Estimator(_profile_with_ddp(), count=count).estimate_data_parallel(
+        w.with_(valid_batch_size=128), DataParallel(gpus_per_node=2))
+    assert wide.basis == "measured"
+    assert wide.breakdown_seconds["training"] == same.breakdown_seconds["training"]
+    # each rank's 128 validation images: 2 steps of the measured 0.3 s, or 1 of twice the work
+    assert same.breakdown_seconds["validation"] == pytest.approx(2 * 0.3)
+    assert wide.breakdown_seconds["validation"] == pytest.approx(0.6, rel=0.01)
+    assert "valid-batch" in codes(wide.notes)
+
+
 def test_another_workload_is_slowed_by_the_measured_sharing_and_pays_its_all_reduce():
     from advisor.predict.local import Estimator
 
