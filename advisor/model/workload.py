@@ -3,7 +3,8 @@
 Pure: no torch import. The definitions here are the project's definition of training time:
 from the first training step to the end of the last validation pass. Each epoch trains on
 round(N x (1 - f)) images (the last partial batch counts), then validates on the rest, in batches
-of the training batch size unless the validation loader has its own. `frozen_epochs` come first and train only the classifier head.
+of the training batch size unless the validation loader has its own. `frozen_epochs` come first
+and train only the classifier head.
 """
 
 from __future__ import annotations
