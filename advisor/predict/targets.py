@@ -68,8 +68,9 @@ def gpu_estimate(workload: Workload, cost: StepCost, spec: GpuSpec, eff: Efficie
                       f"{1000 * train.seconds:.1f} ms, {train.bound}-bound (device {1000 * train.device_s:.1f} ms, "
                       f"host {1000 * train.host_s:.1f} ms, assuming a host as fast as the one the constants were "
                       f"fitted on: {1e6 * eff.host_tensor_s:.0f} µs per trained parameter tensor, "
-                      f"{1e6 * eff.host_op_s:.0f} µs per op); a validation step of {1000 * parts['eval'].seconds:.1f} "
-                      f"ms, {parts['eval'].bound}-bound ({1e6 * eval_op_seconds(eff):.0f} µs per op)"))
+                      f"{1e6 * eff.host_op_s:.0f} µs per op); a validation step"
+                      f"{f' of {eb} images' if eb != b else ''} of {1000 * parts['eval'].seconds:.1f} ms, "
+                      f"{parts['eval'].bound}-bound ({1e6 * eval_op_seconds(eff):.0f} µs per op)"))
     with_nhwc = gpu_steps(cost, spec, prec, eff, channels_last=True, phases=("train",))["train"].seconds \
         if not nhwc and prec in HALF_PRECISIONS else steps["train"]
     if with_nhwc < 0.95 * steps["train"]:

@@ -85,6 +85,7 @@ def test_a_gpu_bound_by_its_host_validates_faster_at_a_larger_batch():
     assert at_32.breakdown_seconds["training"] == at_16.breakdown_seconds["training"]
     # small forward passes are bound by the host: half as many of them take about half the time
     assert at_32.breakdown_seconds["validation"] < 0.6 * at_16.breakdown_seconds["validation"]
+    assert any("a validation step of 32 images of" in n for n in texts(at_32.notes))
     # a step of 32 still takes longer than one of 16: the device's share grows with the batch
     assert at_16.eval_images_per_s < at_32.eval_images_per_s < 2 * at_16.eval_images_per_s
     # without a count at that batch, the training batch's count is scaled to it
