@@ -114,6 +114,8 @@ def public_rows(catalog, name: str) -> list[Row]:
 SCORED_ONLY = (
     ("public_timm_rtx3090.toml", "timm's RTX 3090 training benchmark",
      "each step synchronised, AMP on NCHW tensors and channels_last, the largest batch that fitted"),
+    ("public_timm_blackwell.toml", "timm's inference benchmark on an RTX PRO 6000 Blackwell Max-Q, as validation passes",
+     "forward only under no_grad, each step synchronised, AMP on NCHW tensors, batch 2048, PyTorch 2.9.1"),
 )
 
 
@@ -162,7 +164,7 @@ PUBLIC = (
      public_rows),
     ("public_other_models.toml", "other models' training throughputs", "optimised containers, the source's batch",
      public_rows),
-    ("public_dle_inference.toml", "inference throughputs of EfficientNet-B0 and B4, as validation passes",
+    ("public_dle_inference.toml", "inference throughputs of EfficientNet-B0/B4 and ResNet-50, as validation passes",
      "forward only under no_grad, FP32/TF32 on NCHW tensors and AMP on channels_last, batch 128-256", public_rows),
     ("public_timm_inference.toml", "inference throughputs of 21 models on two GeForce cards, as validation passes",
      "timm's benchmark on an RTX 4090 and an RTX 3090: forward only under no_grad, each step synchronised, AMP on "

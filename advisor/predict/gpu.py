@@ -76,8 +76,8 @@ class Efficiency:
 # batch 16-256, 128-320 px, four precisions), to published throughputs (ResNet-50 on 8 GPUs,
 # EfficientNet-B0/B4 and ResNeXt-101 on A100 and V100) and to the validation passes of the H200's
 # and H100's reference profiles; the evaluation pass's constants then again, with eval_memory, to
-# those passes and to published forward passes (EfficientNet on A100 and V100, 21 models on an
-# RTX 4090 and an RTX 3090).
+# those passes and to published forward passes (EfficientNet on A100 and V100, ResNet-50 on V100
+# and T4, 21 models on an RTX 4090 and an RTX 3090).
 # benchmarks/results/gpu_step_model.md scores each row with constants fitted without its model
 # or GPU. host_op_s and kernel_s are set, not fitted (the sweep cannot tell them from the
 # per-tensor and per-step costs). The host figures are the H200 machine's (a 16-vCPU Xeon);
@@ -86,7 +86,7 @@ DEFAULT_GPU_EFFICIENCY = Efficiency(
     conv_tensor=0.241, half_conv_tensor=0.585, matmul_tensor=1.0, simt=0.689, depthwise=0.0252,
     half_depthwise=0.0717, memory=0.624, half_intensity=0.0, kernel_s=2e-6, host_op_s=5e-6, host_step_s=1.41e-3,
     host_tensor_s=80.8e-6, overlap=1.80, cast_ops=18.2, nchw_transpose=2.21, host_eval_op_s=30.6e-6,
-    eval_overlap=2.58, eval_memory=1.15,
+    eval_overlap=2.63, eval_memory=1.13,
     source="step model fitted to GPU steps and validation passes measured on an H200 and an H100, and "
            "published throughputs")
 # Where measured times fell around the predictions (docs/method.md).

@@ -72,6 +72,7 @@ def test_gpu_names_resolve_loosely_with_suggestions():
     ("NVIDIA RTX 4000 Ada Generation", "rtx-4000-ada"),
     ("Quadro RTX 4000", "rtx-4000"),
     ("NVIDIA RTX PRO 6000 Blackwell Server Edition", "rtx-pro-6000"),
+    ("NVIDIA RTX PRO 6000 Blackwell Max-Q Workstation Edition", "rtx-pro-6000-maxq"),  # the 300-W card
 ])
 def test_a_device_name_finds_its_own_datasheet(device_name, gpu_id):
     assert gpu_for_device_name(load_catalog().gpus, device_name).id == gpu_id
@@ -83,7 +84,7 @@ def test_a_device_name_finds_its_own_datasheet(device_name, gpu_id):
     "NVIDIA A100-PCIE-40GB",
     "Tesla P100-SXM2-16GB",
     "NVIDIA GeForce RTX 4090 Laptop GPU",
-    "NVIDIA RTX PRO 6000 Blackwell Max-Q Workstation Edition",
+    "NVIDIA RTX PRO 6000 Blackwell Generation Laptop GPU",
     "Tesla P40",  # names that contain a catalog name's letters but are other GPUs
     "NVIDIA L40S",
     "NVIDIA A10G",
