@@ -42,6 +42,9 @@ class GpuSpec:
     source: str = ""
     derived: tuple[str, ...] = ()
     notes: str = ""
+    # what real runs on this GPU say of the step model's predictions for it, where it is known;
+    # options on the GPU show it
+    checked: str = ""
 
     def to_dict(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}

@@ -24,7 +24,7 @@ from advisor.errors import did_you_mean
 GPU_REQUIRED = ("name", "arch", "compute_capability", "vram_gb", "memory_bandwidth_gb_per_s",
                 "fp32_tflops", "source")
 GPU_FIELDS = (*GPU_REQUIRED, "tf32_tensor_tflops", "fp16_tensor_tflops", "bf16_tensor_tflops", "sm_count",
-              "boost_clock_mhz", "tdp_w", "aliases", "derived", "notes")
+              "boost_clock_mhz", "tdp_w", "aliases", "derived", "notes", "checked")
 INTERCONNECT_FIELDS = ("name", "kind", "link_gb_per_s", "source")
 OFFER_REQUIRED = ("id", "instance", "as_of", "source")
 PRICE_FIELDS = ("usd_per_hour", "spot_usd_per_hour", "compute_units_per_hour", "usd_per_compute_unit")
@@ -119,6 +119,7 @@ def parse_gpu(origin: str, gid: str, d: dict) -> GpuSpec:
         tdp_watts=None if "tdp_w" not in d else _number(origin, entry, "tdp_w", d["tdp_w"], positive=True),
         aliases=_strings(origin, entry, "aliases", d.get("aliases", [])), source=str(d["source"]),
         derived=_strings(origin, entry, "derived", d.get("derived", [])), notes=str(d.get("notes", "")),
+        checked=str(d.get("checked", "")),
     )
 
 

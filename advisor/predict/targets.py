@@ -71,6 +71,8 @@ def gpu_estimate(workload: Workload, cost: StepCost, spec: GpuSpec, eff: Efficie
                       f"{1e6 * eff.host_op_s:.0f} µs per op); a validation step"
                       f"{f' of {eb} images' if eb != b else ''} of {1000 * parts['eval'].seconds:.1f} ms, "
                       f"{parts['eval'].bound}-bound ({1e6 * eval_op_seconds(eff):.0f} µs per op)"))
+    if spec.checked:
+        notes.append(info("gpu-checked", f"{spec.name}: {spec.checked}"))
     with_nhwc = gpu_steps(cost, spec, prec, eff, channels_last=True, phases=("train",))["train"].seconds \
         if not nhwc and prec in HALF_PRECISIONS else steps["train"]
     if with_nhwc < 0.95 * steps["train"]:

@@ -94,6 +94,16 @@ def test_a_gpu_bound_by_its_host_validates_faster_at_a_larger_batch():
     assert scaled.breakdown_seconds["validation"] == pytest.approx(at_32.breakdown_seconds["validation"])
 
 
+def test_an_option_says_what_real_runs_on_its_gpu_showed_where_the_catalog_knows():
+    t4 = gpu_estimate(Workload(), cost(), CAT.gpus["t4"], DEFAULT_GPU_EFFICIENCY, local=make_calibration(),
+                      vcpus=8, decode_images_per_s=None)
+    checked = [n.text for n in t4.notes if n.code == "gpu-checked"]
+    assert checked == [f"Tesla T4: {CAT.gpus['t4'].checked}"] and "slower than" in checked[0]
+    a100 = gpu_estimate(Workload(), cost(), CAT.gpus["a100-40gb"], DEFAULT_GPU_EFFICIENCY,
+                        local=make_calibration(), vcpus=8, decode_images_per_s=None)
+    assert not [n for n in a100.notes if n.code == "gpu-checked"]
+
+
 def test_cloud_cpu_scales_from_the_local_cpu_by_cores():
     local = whole_run_estimate(Workload(), make_calibration(), accelerator="CPU")
     e8 = cpu_estimate(local, local_cores=2, vcpus=8, ram_bytes=30e9)
