@@ -54,7 +54,7 @@ def main(argv=None) -> int:
                      valid_fraction=run["nvalid"] / images, precision=run["precision"],
                      valid_batch_size=run.get("valid_batch", VALID_BATCH))
         e = gpu_estimate(w, estimator.step_cost(w), spec, eff, local=local, vcpus=None, decode_images_per_s=None,
-                         eval_cost=estimator.step_cost(w.with_(batch_size=w.eval_batch_size)))
+                         eval_cost=estimator.step_cost(w.eval_step_workload()))
         b = e.breakdown_seconds
         steady = (b["training"] + b["validation"]) / w.epochs
         measured_steady = sum(run["epoch_s"][1:]) / (len(run["epoch_s"]) - 1)

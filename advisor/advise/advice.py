@@ -267,7 +267,7 @@ def _eval_cost(step_cost: Callable[[Workload], StepCost], workload: Workload) ->
     """The step counted at the workload's validation batch, where that is not its training batch."""
     if workload.eval_batch_size == workload.batch_size:
         return None
-    return step_cost(workload.with_(batch_size=workload.eval_batch_size, valid_batch_size=None))
+    return step_cost(workload.eval_step_workload())
 
 
 def _offer_option(offer: Offer, ctx: _Context) -> tuple[Option | None, str | None]:

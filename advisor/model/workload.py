@@ -66,6 +66,10 @@ class Workload:
         """The batch a validation pass runs at."""
         return self.valid_batch_size or self.batch_size
 
+    def eval_step_workload(self) -> Workload:
+        """The workload whose step is a validation step of this one: at the validation batch."""
+        return replace(self, batch_size=self.eval_batch_size, valid_batch_size=None)
+
     @property
     def valid_steps_per_epoch(self) -> int:
         return math.ceil(self.valid_images / self.eval_batch_size)

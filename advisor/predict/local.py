@@ -98,6 +98,12 @@ def with_host_speed(eff: Efficiency, factor: float) -> Efficiency:
                    host_eval_op_s=None if eff.host_eval_op_s is None else eff.host_eval_op_s * factor)
 
 
+def with_host_of(ref: Calibration, spec: GpuSpec, eff: Efficiency) -> Efficiency:
+    """The step model's constants with this machine's host speed, where `ref` timed it."""
+    factor = host_speed(ref, spec, eff)
+    return eff if factor is None else with_host_speed(eff, factor)
+
+
 def gpu_scale_factors(ref: Calibration, target: StepCost, workload: Workload, spec: GpuSpec,
                       eff: Efficiency = DEFAULT_GPU_EFFICIENCY) -> dict[str, float]:
     """Step-time ratios target/reference per phase on the GPU `spec`, both timed by the GPU step
@@ -105,9 +111,7 @@ def gpu_scale_factors(ref: Calibration, target: StepCost, workload: Workload, sp
     calibrated, with this machine's host speed where the calibration timed it (`host_speed`).
     Scaling the reference's measured steps keeps the rest of what the model does not know about
     this machine (its clocks, its software) where the two workloads share it."""
-    factor = host_speed(ref, spec, eff)
-    if factor is not None:
-        eff = with_host_speed(eff, factor)
+    eff = with_host_of(ref, spec, eff)
     ours = gpu_steps(target, spec, workload.precision, eff, channels_last=workload.channels_last)
     theirs = gpu_steps(ref.step_cost, spec, ref.key.precision, eff, channels_last=ref.key.channels_last)
     return {name: ours[name].seconds / theirs[name].seconds if theirs[name].seconds > 0 else 1.0
@@ -122,9 +126,7 @@ def eval_batch_ratio(ref: Calibration, at_train: StepCost, at_eval: StepCost, op
     this machine's steps: the GPU step model on `spec` (this machine's host speed where `ref`
     timed it), else the roofline fitted to `ref`'s measured step."""
     if spec is not None:
-        factor = host_speed(ref, spec, eff)
-        if factor is not None:
-            eff = with_host_speed(eff, factor)
+        eff = with_host_of(ref, spec, eff)
         seconds = [gpu_steps(c, spec, precision, eff, channels_last=channels_last, phases=("eval",))["eval"].seconds
                    for c in (at_eval, at_train)]
         return seconds[0] / seconds[1] if seconds[1] > 0 else at_eval.batch_size / at_train.batch_size
@@ -279,7 +281,7 @@ class Estimator:
         if eb == b:
             return 1.0, ()
         at_train = self.step_cost(workload)
-        at_eval = self.step_cost(workload.with_(batch_size=eb, valid_batch_size=None))
+        at_eval = self.step_cost(workload.eval_step_workload())
         source = ref if ref.step_cost is not None else closest_calibration(self.profile, workload)
         if source is None:
             raise RuntimeFailure("the profile has no calibration to scale from; re-run `advisor profile`.")
